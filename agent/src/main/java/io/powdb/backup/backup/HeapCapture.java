@@ -1,0 +1,153 @@
+package io.powdb.backup.backup;
+
+import io.powdb.backup.format.DataFile;
+import io.powdb.backup.format.HeapPage;
+import io.powdb.backup.format.SourceException;
+import io.powdb.backup.repo.FileEntry;
+import io.powdb.backup.repo.ObjectRef;
+import io.powdb.backup.repo.PageMap;
+import io.powdb.backup.repo.PagePack;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Backs up one heap in a single sequential read. Every page is fingerprinted and compared with the base
+ * backup's page map (when there is one); the pages that differ in LSN or in content go into a page pack,
+ * and the LSN and fingerprint of every page into a new page map. Without a base, the heap is stored whole
+ * as a raw image.
+ */
+final class HeapCapture {
+    private static final int PAGES_PER_READ = 256;
+
+    /** What capturing one heap produced. */
+    record Result(FileEntry entry, long pagesWithBadCrc, boolean lsnWentBack) {
+    }
+
+    private final BackupSession session;
+
+    HeapCapture(BackupSession session) {
+        this.session = session;
+    }
+
+    /**
+     * @param base the heap's entry in the backup compared with, or null when there is none
+     * @param baseMap that entry's page map, open; null exactly when {@code base} is null
+     * @param whole store every page as a raw image (a full backup, or no base); the base map then serves
+     *     only to notice LSNs that went back (a new history)
+     */
+    Result capture(DataFile file, FileEntry base, PageMap baseMap, boolean whole) throws IOException {
+        if (file.size() % HeapPage.SIZE != 0) {
+            throw new SourceException(file.name() + " is " + file.size() + " bytes, not a whole number of "
+                    + HeapPage.SIZE + "-byte pages: it is not a PowDB heap, or it is damaged");
+        }
+        long pages = file.size() / HeapPage.SIZE;
+        if (pages > PagePack.MAX_PAGES) {
+            throw new SourceException(file.name() + " has more pages than this format can address");
+        }
+        boolean image = whole || base == null;
+        long basePages = baseMap == null ? 0 : baseMap.pages();
+        String prefix = session.dataPrefix();
+
+        try (FileChannel channel = FileChannel.open(file.path(), StandardOpenOption.READ);
+             PendingObject mapObject = session.newObject(prefix + "maps/" + file.name() + ".map");
+             Uploads uploads = new Uploads()) {
+            PageMap.Writer map = new PageMap.Writer(mapObject.stream(), pages);
+            if (image && pages > 0) {
+                uploads.data = session.newObject(prefix + "heaps/" + file.name());
+            }
+            ByteBuffer buffer = ByteBuffer.allocate(PAGES_PER_READ * HeapPage.SIZE);
+            byte[] bytes = buffer.array();
+            long maxLsn = 0;
+            long changed = 0;
+            long badCrc = 0;
+            boolean lsnWentBack = false;
+            for (long page = 0; page < pages; ) {
+                int batch = (int) Math.min(PAGES_PER_READ, pages - page);
+                readFully(channel, buffer, page * HeapPage.SIZE, batch * HeapPage.SIZE, file);
+                for (int i = 0; i < batch; i++, page++) {
+                    int offset = i * HeapPage.SIZE;
+                    long lsn = HeapPage.lsn(bytes, offset);
+                    int fingerprint = HeapPage.fingerprint(bytes, offset);
+                    if (!HeapPage.crcMatches(bytes, offset)) {
+                        badCrc++;
+                    }
+                    if (Long.compareUnsigned(lsn, maxLsn) > 0) {
+                        maxLsn = lsn;
+                    }
+                    map.add(lsn, fingerprint);
+                    boolean known = page < basePages;
+                    if (known && Long.compareUnsigned(lsn, baseMap.lsn(page)) < 0) {
+                        // Within one history a page's LSN never goes back: the database was restored to an
+                        // earlier point and written again.
+                        lsnWentBack = true;
+                    }
+                    if (image) {
+                        changed++;
+                    } else if (!known || baseMap.lsn(page) != lsn || baseMap.fingerprint(page) != fingerprint) {
+                        changed++;
+                        if (uploads.pack == null) {
+                            uploads.data = session.newObject(prefix + "heaps/" + file.name() + ".pages");
+                            uploads.pack = new PagePack.Writer(uploads.data.stream(), pages);
+                        }
+                        uploads.pack.add(page, bytes, offset);
+                    }
+                }
+                if (image) {
+                    uploads.data.stream().write(bytes, 0, batch * HeapPage.SIZE);
+                }
+                session.scanned((long) batch * HeapPage.SIZE);
+            }
+            if (channel.size() != file.size()) {
+                throw new SourceException(file.name() + " changed size during the backup");
+            }
+            map.finish();
+
+            List<ObjectRef> sources = new ArrayList<>();
+            if (uploads.pack != null) {
+                uploads.pack.finish();
+            }
+            if (uploads.data != null) {
+                sources.add(uploads.data.commit(image ? ObjectRef.RAW : ObjectRef.PAGES));
+            }
+            if (!image) {
+                sources.addAll(base.sources());
+            }
+            ObjectRef mapRef;
+            if (!image && changed == 0 && pages == basePages) {
+                mapRef = base.pageMap(); // unchanged: the base's map still describes it; the new one is dropped
+            } else {
+                mapRef = mapObject.commit(ObjectRef.PAGE_MAP);
+            }
+            return new Result(FileEntry.heap(file.name(), pages, maxLsn, mapRef, sources, changed), badCrc, lsnWentBack);
+        }
+    }
+
+    /** The heap's data object, created on the first changed page; aborted on failure. */
+    private static final class Uploads implements AutoCloseable {
+        PendingObject data;
+        PagePack.Writer pack;
+
+        @Override
+        public void close() {
+            if (data != null) {
+                data.close();
+            }
+        }
+    }
+
+    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, int length, DataFile file)
+            throws IOException {
+        buffer.clear().limit(length);
+        while (buffer.hasRemaining()) {
+            int n = channel.read(buffer, position + buffer.position());
+            if (n < 0) {
+                throw new SourceException(file.name() + " became shorter during the backup");
+            }
+        }
+    }
+}

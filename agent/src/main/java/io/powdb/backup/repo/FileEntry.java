@@ -1,0 +1,116 @@
+package io.powdb.backup.repo;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import io.powdb.backup.format.FileKind;
+import io.powdb.backup.format.PowDbFiles;
+import io.powdb.backup.integrity.Blake3;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One file of the database as of a backup.
+ *
+ * <ul>
+ *   <li>whole files and the WAL: {@code blake3} of the content and the {@code object} holding it;</li>
+ *   <li>heaps: the page count, the largest page LSN, the {@code page_map} (LSN and fingerprint of every
+ *       page, for the next incremental and for checking a restore) and the {@code sources}: the objects
+ *       that together hold every page, newest first, where the newest copy of a page wins.</li>
+ * </ul>
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record FileEntry(
+        String name,
+        String kind,
+        long size,
+        String blake3,
+        ObjectRef object,
+        Long pages,
+        Long maxLsn,
+        ObjectRef pageMap,
+        List<ObjectRef> sources,
+        Long changedPages) {
+
+    public static FileEntry whole(String name, FileKind kind, long size, ObjectRef object) {
+        return new FileEntry(name, kind.jsonName(), size, object.blake3(), object, null, null, null, null, null);
+    }
+
+    public static FileEntry heap(String name, long pages, long maxLsn, ObjectRef pageMap, List<ObjectRef> sources,
+            long changedPages) {
+        return new FileEntry(name, FileKind.HEAP.jsonName(), pages * io.powdb.backup.format.HeapPage.SIZE, null, null,
+                pages, maxLsn, pageMap, List.copyOf(sources), changedPages);
+    }
+
+    /** Every stored object this file needs: its content, or its page map and page sources. */
+    @JsonIgnore
+    public List<ObjectRef> objects() {
+        List<ObjectRef> refs = new ArrayList<>();
+        if (object != null) {
+            refs.add(object);
+        }
+        if (pageMap != null) {
+            refs.add(pageMap);
+        }
+        if (sources != null) {
+            refs.addAll(sources);
+        }
+        return refs;
+    }
+
+    @JsonIgnore
+    public FileKind fileKind() {
+        return FileKind.ofJsonName(kind);
+    }
+
+    @JsonIgnore
+    public boolean isHeap() {
+        return FileKind.HEAP.jsonName().equals(kind);
+    }
+
+    /** Checks what a restore relies on, so that a tampered or damaged manifest is refused up front. */
+    public void validate(String manifestId) throws IntegrityException {
+        String context = "backup " + manifestId + ", file " + name;
+        if (!PowDbFiles.isSafeFileName(name)) {
+            throw new IntegrityException("backup " + manifestId + " names an unsafe file '" + name
+                    + "' (absolute, '..' or a separator): refusing to restore it");
+        }
+        FileKind fileKind;
+        try {
+            fileKind = fileKind();
+        } catch (IllegalArgumentException e) {
+            throw new IntegrityException(context + ": " + e.getMessage());
+        }
+        if (PowDbFiles.kindOf(name).orElse(null) != fileKind) {
+            throw new IntegrityException(context + ": kind " + kind + " does not match the file name");
+        }
+        if (size < 0) {
+            throw new IntegrityException(context + ": negative size");
+        }
+        if (isHeap()) {
+            if (pages == null || pages < 0 || pages > PagePack.MAX_PAGES || size != pages * io.powdb.backup.format.HeapPage.SIZE
+                    || maxLsn == null || pageMap == null || sources == null || changedPages == null
+                    || (pages > 0 && sources.isEmpty())) {
+                throw new IntegrityException(context + ": incomplete heap entry");
+            }
+            pageMap.validate(context);
+            if (!ObjectRef.PAGE_MAP.equals(pageMap.format())) {
+                throw new IntegrityException(context + ": page map has format " + pageMap.format());
+            }
+            for (ObjectRef source : sources) {
+                source.validate(context);
+                if (ObjectRef.PAGE_MAP.equals(source.format())) {
+                    throw new IntegrityException(context + ": a page map cannot be a page source");
+                }
+            }
+        } else {
+            if (object == null || !Blake3.isHex(blake3) || pages != null || sources != null || pageMap != null) {
+                throw new IntegrityException(context + ": incomplete file entry");
+            }
+            object.validate(context);
+            if (!ObjectRef.RAW.equals(object.format()) || object.size() != size || !object.blake3().equals(blake3)) {
+                throw new IntegrityException(context + ": object does not match the file's size and hash");
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package io.powdb.backup.restore;
+
+import io.powdb.backup.format.HeapPage;
+import io.powdb.backup.progress.ProgressListener;
+import io.powdb.backup.repo.FileEntry;
+import io.powdb.backup.repo.IntegrityException;
+import io.powdb.backup.repo.ObjectRef;
+import io.powdb.backup.repo.PageMap;
+import io.powdb.backup.repo.PagePack;
+import io.powdb.backup.repo.Repository;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Rebuilds one heap from its sources, newest first: the first copy of a page seen is the newest and wins,
+ * so each page is written once; pages beyond the recorded count are dropped (the heap shrank). Every page
+ * written is checked against the backup's page map (LSN and fingerprint), and every page must be found,
+ * or the chain is broken.
+ */
+final class HeapAssembler {
+    private final Repository repository;
+    private final Path tempDir;
+    private final ProgressListener progress;
+    private final String phase;
+    private long bytesDone;
+    private final long bytesTotal;
+
+    HeapAssembler(Repository repository, Path tempDir, ProgressListener progress, String phase, long bytesTotal) {
+        this.repository = repository;
+        this.tempDir = tempDir;
+        this.progress = progress;
+        this.phase = phase;
+        this.bytesTotal = bytesTotal;
+    }
+
+    /**
+     * @param readAllSources read every source even once all pages are found (verify checks them all;
+     *     a restore stops downloading as soon as it has every page)
+     */
+    void assemble(String backupId, FileEntry entry, PageSink sink, boolean readAllSources) throws IOException {
+        long pages = entry.pages();
+        Files.createDirectories(tempDir);
+        Path mapFile = Files.createTempFile(tempDir, "powdb-restore-", ".map");
+        try {
+            repository.download(entry.pageMap(), mapFile);
+            try (PageMap map = PageMap.open(mapFile, entry.pageMap().key())) {
+                if (map.pages() != pages) {
+                    throw new IntegrityException("page map " + entry.pageMap().key() + " has " + map.pages()
+                            + " pages but backup " + backupId + " records " + pages + " for " + entry.name());
+                }
+                long[] written = new long[(int) ((pages + 63) / 64)];
+                long[] found = {0};
+                for (ObjectRef source : entry.sources()) {
+                    if (found[0] == pages && !readAllSources) {
+                        break;
+                    }
+                    PagePack.PageConsumer consumer = (index, page) -> {
+                        if (index >= pages || (written[(int) (index >>> 6)] & (1L << index)) != 0) {
+                            return;
+                        }
+                        if (HeapPage.lsn(page, 0) != map.lsn(index) || HeapPage.fingerprint(page, 0) != map.fingerprint(index)) {
+                            throw new IntegrityException("page " + index + " of " + entry.name() + " in " + source.key()
+                                    + " does not match the page map of backup " + backupId + " (damaged object)");
+                        }
+                        sink.write(index, page);
+                        written[(int) (index >>> 6)] |= 1L << index;
+                        found[0]++;
+                        bytesDone += HeapPage.SIZE;
+                        if ((bytesDone & ((32L << 20) - 1)) == 0) {
+                            progress.progress(phase, bytesDone, bytesTotal);
+                        }
+                    };
+                    repository.read(source, in -> {
+                        if (ObjectRef.RAW.equals(source.format())) {
+                            PagePack.readImage(in, source.size(), source.key(), consumer);
+                        } else {
+                            PagePack.read(in, source.key(), consumer);
+                        }
+                    });
+                }
+                if (found[0] != pages) {
+                    throw new IntegrityException("the chain of backup " + backupId + " is broken: " + (pages - found[0])
+                            + " of the " + pages + " pages of " + entry.name() + " are in none of its objects");
+                }
+                sink.finish();
+            }
+        } finally {
+            Files.deleteIfExists(mapFile);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package io.powdb.backup.restore;
+
+import io.powdb.backup.repo.BackupCatalog;
+import io.powdb.backup.repo.FileEntry;
+import io.powdb.backup.repo.IntegrityException;
+import io.powdb.backup.repo.Manifest;
+import io.powdb.backup.repo.ObjectRef;
+import io.powdb.backup.repo.Repository;
+import io.powdb.backup.repo.RestorePoint;
+import io.powdb.backup.store.BlobInfo;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Restores a backup into an empty directory: plans the chain, checks that every object it needs is there,
+ * builds the database in a staging directory while checking every object's BLAKE3 and every heap page
+ * against its page map, and puts it in place only when all of it checked out.
+ */
+public final class RestoreService {
+    private final Repository repository;
+
+    public RestoreService(Repository repository) {
+        this.repository = repository;
+    }
+
+    public RestoreResult restore(RestorePoint point, Path target, RestoreOptions options) throws IOException {
+        repository.requireExists();
+        BackupCatalog catalog = BackupCatalog.load(repository);
+        Manifest manifest = catalog.resolve(point);
+        List<Manifest> chain = catalog.chain(manifest);
+        requireObjectsPresent(manifest);
+
+        long total = manifest.files().stream().mapToLong(FileEntry::size).sum();
+        try (RestoreStaging staging = RestoreStaging.prepare(target)) {
+            HeapAssembler heaps = new HeapAssembler(repository, options.tempDir(), options.progress(), "restore", total);
+            for (FileEntry file : manifest.files()) {
+                Path path = staging.directory().resolve(file.name());
+                if (!path.getParent().equals(staging.directory())) {
+                    throw new IntegrityException("backup " + manifest.id() + " names a file outside the target: " + file.name());
+                }
+                try {
+                    if (file.isHeap()) {
+                        try (HeapFileSink sink = new HeapFileSink(path, file.pages())) {
+                            heaps.assemble(manifest.id(), file, sink, false);
+                        }
+                    } else {
+                        restoreWhole(file.object(), path);
+                    }
+                } catch (IntegrityException e) {
+                    throw e;
+                } catch (IOException e) {
+                    throw new RestoreException("restore failed while writing " + file.name() + " in " + staging.directory()
+                            + ": " + e.getMessage() + ". Nothing was restored to " + staging.target()
+                            + " (the partial copy is removed).", e);
+                }
+            }
+            staging.commit();
+            options.progress().progress("restore", total, total);
+            return new RestoreResult(manifest, chain.stream().map(Manifest::id).toList(), staging.target(),
+                    manifest.files().size(), total);
+        }
+    }
+
+    private void restoreWhole(ObjectRef ref, Path path) throws IOException {
+        try (FileChannel channel = FileChannel.open(path, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                RestoreStaging.privateFileAttributes(path))) {
+            OutputStream out = Channels.newOutputStream(channel);
+            repository.read(ref, in -> in.transferTo(out));
+            channel.force(true);
+        }
+    }
+
+    /** Fails before writing anything when an object is missing or has the wrong size, naming them. */
+    private void requireObjectsPresent(Manifest manifest) throws IOException {
+        List<String> problems = new ArrayList<>();
+        for (FileEntry file : manifest.files()) {
+            for (ObjectRef ref : file.objects()) {
+                Optional<BlobInfo> info = repository.stat(ref);
+                if (info.isEmpty()) {
+                    problems.add(ref.key() + " is missing");
+                } else if (info.get().size() != ref.size()) {
+                    problems.add(ref.key() + " has " + info.get().size() + " bytes instead of " + ref.size());
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IntegrityException("backup " + manifest.id() + " cannot be restored: " + problems.size()
+                    + " of its objects are missing or damaged (" + String.join("; ", problems.subList(0,
+                    Math.min(5, problems.size()))) + (problems.size() > 5 ? "; ..." : "") + ")");
+        }
+    }
+}

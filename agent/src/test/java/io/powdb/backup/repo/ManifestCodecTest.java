@@ -1,0 +1,113 @@
+package io.powdb.backup.repo;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.powdb.backup.integrity.Blake3;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ManifestCodecTest {
+    private static final String HASH = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+    static Manifest sample(long lsn, String fileName) {
+        BackupId id = new BackupId(lsn, Instant.parse("2026-11-21T10:15:00.123Z"), "abcdef");
+        String data = Repository.dataPrefix(id);
+        ObjectRef catalog = new ObjectRef(data + "files/catalog.bin", 10, HASH, ObjectRef.RAW);
+        ObjectRef map = new ObjectRef(data + "maps/t.heap.map", 32, HASH, ObjectRef.PAGE_MAP);
+        ObjectRef image = new ObjectRef(data + "heaps/t.heap", 4096, HASH, ObjectRef.RAW);
+        return new Manifest(Manifest.FORMAT, Manifest.FORMAT_VERSION, id.toString(), Manifest.FULL, null, id.toString(),
+                "0badcafe", null, Manifest.QUIESCENT, lsn, id.created().toString(), "test", 4096,
+                List.of(FileEntry.whole(fileName, io.powdb.backup.format.FileKind.WHOLE, 10, catalog),
+                        FileEntry.heap("t.heap", 1, lsn, map, List.of(image), 1)),
+                List.of(), new BackupStats(2, 4106, 4138, 3, 1, 1, 0, 5));
+    }
+
+    @Test
+    void roundTripsAndStaysReadableJson() throws Exception {
+        Manifest manifest = sample(4711, "catalog.bin");
+        byte[] encoded = ManifestCodec.encode(manifest);
+        String text = new String(encoded, StandardCharsets.UTF_8);
+        assertTrue(text.contains("\"source_lsn\" : 4711"), text);
+        assertTrue(text.contains("\"manifest_blake3\""), text);
+        assertEquals(manifest, ManifestCodec.decode(encoded, "m"));
+    }
+
+    @Test
+    void lsnsAboveTwoToThe63AreWrittenUnsigned() throws Exception {
+        Manifest manifest = sample(-2L, "catalog.bin");
+        String text = new String(ManifestCodec.encode(manifest), StandardCharsets.UTF_8);
+        assertTrue(text.contains("\"source_lsn\" : 18446744073709551614"), text);
+        assertEquals(-2L, ManifestCodec.decode(text.getBytes(StandardCharsets.UTF_8), "m").sourceLsn());
+    }
+
+    @Test
+    void anyEditIsDetected() throws Exception {
+        String text = new String(ManifestCodec.encode(sample(4711, "catalog.bin")), StandardCharsets.UTF_8);
+        String edited = text.replace("\"size\" : 10", "\"size\" : 11");
+        IntegrityException e = assertThrows(IntegrityException.class,
+                () -> ManifestCodec.decode(edited.getBytes(StandardCharsets.UTF_8), "manifests/x.json"));
+        assertTrue(e.getMessage().contains("manifests/x.json") && e.getMessage().contains("checksum"), e.getMessage());
+        assertThrows(IntegrityException.class,
+                () -> ManifestCodec.decode(text.substring(0, text.length() / 2).getBytes(StandardCharsets.UTF_8), "m"));
+        assertThrows(IntegrityException.class,
+                () -> ManifestCodec.decode(text.replace("manifest_blake3", "other").getBytes(StandardCharsets.UTF_8), "m"));
+    }
+
+    @Test
+    void aNewerFormatVersionIsRefusedAsNewerNotAsDamaged() throws Exception {
+        ObjectNode tree = (ObjectNode) Json.MAPPER.readTree(ManifestCodec.encode(sample(1, "catalog.bin")));
+        tree.put("format_version", 2);
+        tree.put("something_new", true);
+        RepositoryException e = assertThrows(RepositoryException.class,
+                () -> ManifestCodec.decode(Json.MAPPER.writeValueAsBytes(tree), "m"));
+        assertTrue(!(e instanceof IntegrityException) && e.getMessage().contains("newer powdb-backup"), e.getMessage());
+    }
+
+    @Test
+    void unknownFieldsAreRefusedEvenWithAValidChecksum() throws Exception {
+        assertInstanceOf(IntegrityException.class, assertThrows(RepositoryException.class,
+                () -> ManifestCodec.decode(resigned(tree -> tree.put("extra", 1)), "m")));
+    }
+
+    @Test
+    void unsafeFileNamesAreRefusedEvenWithAValidChecksum() throws Exception {
+        for (String name : new String[] {"../escape", "/etc/passwd", "a/b", "..", "", "a\\b"}) {
+            IntegrityException e = assertThrows(IntegrityException.class,
+                    () -> ManifestCodec.decode(ManifestCodec.encode(sample(1, name)), "m"), name);
+            assertTrue(e.getMessage().contains("unsafe") || e.getMessage().contains("does not match"), e.getMessage());
+        }
+    }
+
+    @Test
+    void negativeOrHugeNumbersAreRefused() throws Exception {
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(tree ->
+                ((ObjectNode) tree.get("files").get(0)).put("size", -5)), "m"));
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(tree ->
+                tree.put("source_lsn", new java.math.BigInteger("18446744073709551616"))), "m"));
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(tree ->
+                ((ObjectNode) tree.get("files").get(1)).put("pages", 1L << 40)), "m"));
+    }
+
+    @Test
+    void duplicateKeysAreRefused() throws Exception {
+        String text = new String(ManifestCodec.encode(sample(1, "catalog.bin")), StandardCharsets.UTF_8);
+        String duplicated = text.replaceFirst("\\{", "{\"type\" : \"full\",");
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(duplicated.getBytes(StandardCharsets.UTF_8), "m"));
+    }
+
+    /** Edits a manifest and recomputes its checksum, as an attacker or a buggy writer could. */
+    private static byte[] resigned(java.util.function.Consumer<ObjectNode> edit) throws Exception {
+        ObjectNode tree = (ObjectNode) Json.MAPPER.readTree(ManifestCodec.encode(sample(1, "catalog.bin")));
+        tree.remove(ManifestCodec.CHECKSUM_FIELD);
+        edit.accept(tree);
+        tree.put(ManifestCodec.CHECKSUM_FIELD, Blake3.hex(Json.MAPPER.writeValueAsBytes(tree)));
+        return Json.MAPPER.writeValueAsBytes(tree);
+    }
+}

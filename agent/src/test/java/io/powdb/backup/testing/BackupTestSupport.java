@@ -1,0 +1,79 @@
+package io.powdb.backup.testing;
+
+import io.powdb.backup.backup.BackupOptions;
+import io.powdb.backup.backup.BackupResult;
+import io.powdb.backup.backup.BackupService;
+import io.powdb.backup.repo.Repository;
+import io.powdb.backup.repo.RestorePoint;
+import io.powdb.backup.restore.RestoreOptions;
+import io.powdb.backup.restore.RestoreResult;
+import io.powdb.backup.restore.RestoreService;
+import io.powdb.backup.store.local.LocalBlobStore;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/** A PowDB fixture, a local repository and helpers to back up, snapshot and restore, for agent tests. */
+public abstract class BackupTestSupport {
+    @TempDir
+    protected Path tmp;
+    protected PowDbFixture db;
+    protected Repository repository;
+    private int restores;
+
+    @BeforeEach
+    void setUpRepository() throws IOException {
+        db = PowDbFixture.create(tmp.resolve("data"), PowDbFixture.Version.V0_5, 1234);
+        repository = new Repository(new LocalBlobStore(tmp.resolve("repo")), "");
+    }
+
+    @AfterEach
+    void closeRepository() throws IOException {
+        repository.close();
+    }
+
+    protected BackupOptions options() {
+        return BackupOptions.defaults().withTempDir(tmp.resolve("tmp"));
+    }
+
+    /** Checkpoints the fixture (so it is quiescent), then backs it up. */
+    protected BackupResult backup() throws IOException {
+        db.checkpoint();
+        return new BackupService(repository).backup(db.dir(), options());
+    }
+
+    protected BackupResult fullBackup() throws IOException {
+        db.checkpoint();
+        return new BackupService(repository).backup(db.dir(), options().withForceFull(true));
+    }
+
+    /** A copy of the data directory's durable files as they are now. */
+    protected Path snapshot(String name) throws IOException {
+        Path copy = tmp.resolve("snapshots").resolve(name);
+        Files.createDirectories(copy);
+        for (Map.Entry<String, byte[]> file : PowDbFixture.durableFiles(db.dir(), true).entrySet()) {
+            Files.write(copy.resolve(file.getKey()), file.getValue());
+        }
+        return copy;
+    }
+
+    protected Path newTarget() {
+        return tmp.resolve("restored-" + (++restores));
+    }
+
+    protected RestoreResult restore(RestorePoint point, Path target) throws IOException {
+        return new RestoreService(repository).restore(point, target,
+                RestoreOptions.defaults().withProgress((phase, done, total) -> { }));
+    }
+
+    protected Path restore(RestorePoint point) throws IOException {
+        Path target = newTarget();
+        restore(point, target);
+        return target;
+    }
+}
