@@ -1,0 +1,62 @@
+package io.powdb.backup.cli;
+
+import io.powdb.backup.backup.BackupOptions;
+import io.powdb.backup.backup.BackupResult;
+import io.powdb.backup.backup.BackupService;
+import io.powdb.backup.repo.Manifest;
+import io.powdb.backup.repo.Repository;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.List;
+
+@Command(name = "backup", description = {
+        "Backs up a PowDB data directory: incremental when the repository has a backup to build on, else full.",
+        "The database must be quiescent (stopped gracefully, so wal.log is empty)."})
+final class BackupCommand extends CommandBase {
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "The PowDB data directory. Default: $POWDB_DATA, else ./powdb_data.")
+    Path dataDir;
+
+    @Option(names = "--full", description = "Take a full backup, starting a new chain.")
+    boolean full;
+
+    /** The JSON printed by {@code backup --json}: the backup, plus what the operator should know. */
+    record Output(BackupSummary backup, String id, String type, long sourceLsn, Long baseLsn, String created,
+            long bytesUploaded, long bytesScanned, long pagesScanned, long pagesChanged, long durationMillis,
+            String repository, List<String> warnings, List<String> skipped) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = dataDir != null ? dataDir : Path.of(context.env().getOrDefault("POWDB_DATA", "./powdb_data"));
+        try (Repository repository = openRepository()) {
+            BackupOptions options = BackupOptions.defaults().withForceFull(full).withTempDir(tempDir())
+                    .withProgress(progress());
+            BackupResult result = new BackupService(repository).backup(dir, options);
+            Manifest m = result.manifest();
+            if (json) {
+                BackupSummary summary = BackupSummary.of(m);
+                printJson(new Output(summary, m.id(), m.type(), m.sourceLsn(), result.baseLsn(), m.created(),
+                        m.stats().bytesUploaded(), m.stats().bytesScanned(), m.stats().pagesScanned(),
+                        m.stats().pagesChanged(), m.stats().durationMillis(), repository.location(), result.warnings(),
+                        result.skipped()));
+            } else {
+                result.warnings().forEach(this::warn);
+                if (!result.skipped().isEmpty()) {
+                    warn("not PowDB files, left out of the backup: " + String.join(", ", result.skipped()));
+                }
+                say((m.isFull() ? "Full" : "Incremental") + " backup " + m.id() + " at LSN "
+                        + Long.toUnsignedString(m.sourceLsn())
+                        + (result.baseLsn() == null ? "" : " (on " + m.parent() + ")"));
+                say("  " + m.files().size() + " files, " + Units.bytes(m.stats().bytesScanned()) + " read, "
+                        + m.stats().pagesChanged() + " of " + m.stats().pagesScanned() + " heap pages stored, "
+                        + Units.bytes(m.stats().bytesUploaded()) + " in " + m.stats().objectsUploaded() + " objects uploaded, "
+                        + Units.millis(m.stats().durationMillis()));
+                say("  repository " + repository.location());
+            }
+            return 0;
+        }
+    }
+}

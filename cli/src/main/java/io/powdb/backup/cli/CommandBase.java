@@ -1,0 +1,69 @@
+package io.powdb.backup.cli;
+
+import io.powdb.backup.repo.Json;
+import io.powdb.backup.repo.Repository;
+import io.powdb.backup.progress.ProgressListener;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** What every command shares: the repository option, --json, and how to print. */
+abstract class CommandBase implements Callable<Integer> {
+    static final String DEFAULT_REPO = "./powdb-backups";
+
+    Main.Context context;
+
+    @Option(names = "--repo", paramLabel = "URL",
+            description = "Repository: a path, file:/path, s3://bucket/prefix or gs://bucket/prefix. "
+                    + "Default: $POWDB_BACKUP_REPO, else ${DEFAULT-VALUE}.")
+    String repo;
+
+    @Option(names = "--json", description = "Print machine-readable JSON on stdout.")
+    boolean json;
+
+    @Option(names = "--temp-dir", paramLabel = "DIR", description = "Scratch space for page maps (12 bytes per heap page). "
+            + "Default: $POWDB_BACKUP_TEMP_DIR, else the system temp directory.")
+    Path tempDir;
+
+    String repoUrl() {
+        if (repo != null) {
+            return repo;
+        }
+        String fromEnv = context.env().get("POWDB_BACKUP_REPO");
+        return fromEnv != null && !fromEnv.isBlank() ? fromEnv : DEFAULT_REPO;
+    }
+
+    Repository openRepository() throws IOException {
+        return RepositoryUrls.open(repoUrl(), context.env());
+    }
+
+    Path tempDir() {
+        if (tempDir != null) {
+            return tempDir;
+        }
+        String fromEnv = context.env().get("POWDB_BACKUP_TEMP_DIR");
+        return Path.of(fromEnv != null && !fromEnv.isBlank() ? fromEnv : System.getProperty("java.io.tmpdir"));
+    }
+
+    void printJson(Object value) throws IOException {
+        context.out().println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value));
+    }
+
+    /** Progress on stderr for people (never with --json): at most every two seconds, after the first two. */
+    ProgressListener progress() {
+        if (json) {
+            return ProgressListener.NONE;
+        }
+        return new ProgressPrinter(context.err());
+    }
+
+    void say(String line) {
+        context.out().println(line);
+    }
+
+    void warn(String line) {
+        context.err().println("powdb-backup: warning: " + line);
+    }
+}

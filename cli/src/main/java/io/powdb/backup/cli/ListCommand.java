@@ -1,0 +1,58 @@
+package io.powdb.backup.cli;
+
+import io.powdb.backup.repo.BackupCatalog;
+import io.powdb.backup.repo.BackupId;
+import io.powdb.backup.repo.Repository;
+import io.powdb.backup.repo.RepositoryException;
+import picocli.CommandLine.Command;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+@Command(name = "list", description = "Lists the backups in the order they were taken, with their chain and history.")
+final class ListCommand extends CommandBase {
+    @Override
+    public Integer call() throws Exception {
+        try (Repository repository = openRepository()) {
+            repository.requireExists();
+            BackupCatalog catalog = BackupCatalog.load(repository);
+            List<BackupSummary> rows = new ArrayList<>();
+            for (BackupId id : catalog.idsByTime()) {
+                try {
+                    rows.add(BackupSummary.of(catalog.manifest(id)));
+                } catch (RepositoryException e) {
+                    rows.add(BackupSummary.damaged(id, e.getMessage()));
+                }
+            }
+            if (json) {
+                printJson(rows);
+                return 0;
+            }
+            if (rows.isEmpty()) {
+                say("No backups in " + repository.location());
+                return 0;
+            }
+            String format = "%-46s  %-11s  %20s  %-24s  %-8s  %-8s  %10s%n";
+            context.out().printf(Locale.ROOT, format, "ID", "TYPE", "LSN", "CREATED", "CHAIN", "HISTORY", "UPLOADED");
+            for (BackupSummary row : rows) {
+                if (row.error() != null) {
+                    context.out().printf(Locale.ROOT, "%-46s  DAMAGED: %s%n", row.id(), row.error());
+                    continue;
+                }
+                context.out().printf(Locale.ROOT, format, row.id(), row.type(), Long.toUnsignedString(row.sourceLsn()),
+                        row.created(), shortChain(row.chain()), row.history(), Units.bytes(row.bytesUploaded()));
+            }
+            long damaged = rows.stream().filter(r -> r.error() != null).count();
+            if (damaged > 0) {
+                warn(damaged + " backups have damaged or unreadable manifests; run 'powdb-backup verify'");
+            }
+            return 0;
+        }
+    }
+
+    /** A chain is named by its full backup; its nonce is enough to tell chains apart on screen. */
+    private static String shortChain(String chain) {
+        return chain.substring(chain.lastIndexOf('-') + 1);
+    }
+}

@@ -1,0 +1,182 @@
+package io.powdb.backup.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.powdb.backup.repo.Json;
+import io.powdb.backup.testing.PowDbFixture;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The CLI contract that scripts rely on: commands, defaults, JSON fields, exit codes and one-line errors. */
+class CliEndToEndTest {
+    @TempDir
+    Path tmp;
+    PowDbFixture db;
+    String repo;
+    CliRunner cli;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        db = PowDbFixture.create(tmp.resolve("data"), PowDbFixture.Version.V0_4, 5);
+        db.createTable("users", 30);
+        db.createTable("orders", 10);
+        db.writeOptionalWholeFiles();
+        db.checkpoint();
+        repo = tmp.resolve("repo").toString();
+        cli = new CliRunner().env("POWDB_BACKUP_TEMP_DIR", tmp.resolve("scratch").toString());
+    }
+
+    private JsonNode json(CliRunner.Result result) throws IOException {
+        assertEquals(0, result.exit(), result.toString());
+        return Json.MAPPER.readTree(result.out());
+    }
+
+    @Test
+    void backupIncrementalListVerifyRestoreRoundTrip() throws IOException {
+        JsonNode full = json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+        assertEquals("full", full.get("type").asText());
+        assertTrue(full.get("base_lsn").isNull());
+        assertTrue(full.get("bytes_uploaded").asLong() > 40 * 4096);
+        assertEquals(db.lastLsn(), full.get("source_lsn").asLong());
+        Path fullState = snapshot("full");
+
+        db.updatePages("users", 5, 6);
+        db.checkpoint();
+        JsonNode inc = json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+        assertEquals("incremental", inc.get("type").asText());
+        assertEquals(full.get("source_lsn").asLong(), inc.get("base_lsn").asLong());
+        assertTrue(inc.get("bytes_uploaded").asLong() < full.get("bytes_uploaded").asLong() / 4);
+        for (String field : new String[] {"id", "type", "source_lsn", "base_lsn", "created", "bytes_uploaded"}) {
+            assertTrue(inc.has(field), field);
+        }
+
+        JsonNode list = json(cli.run("list", "--repo", repo, "--json"));
+        assertEquals(2, list.size());
+        assertEquals(full.get("id").asText(), list.get(0).get("id").asText());
+        assertEquals(inc.get("id").asText(), list.get(1).get("id").asText());
+        assertEquals(list.get(0).get("chain").asText(), list.get(1).get("chain").asText());
+        assertEquals(list.get(0).get("history").asText(), list.get(1).get("history").asText());
+
+        JsonNode verify = json(cli.run("verify", "--repo", repo, "--json"));
+        assertTrue(verify.get("ok").asBoolean());
+        assertEquals(2, verify.get("backups_checked").size());
+
+        Path latest = tmp.resolve("restored-latest");
+        JsonNode restored = json(cli.run("restore", "--repo", repo, "--target", latest.toString(), "--json"));
+        assertEquals(inc.get("id").asText(), restored.get("id").asText());
+        assertEquals(inc.get("source_lsn").asLong(), restored.get("source_lsn").asLong());
+        PowDbFixture.assertSameDatabase(db.dir(), latest, true);
+
+        Path byId = tmp.resolve("restored-first");
+        json(cli.run("restore", "--repo", repo, "--target", byId.toString(), "--backup", full.get("id").asText(), "--json"));
+        PowDbFixture.assertSameDatabase(fullState, byId, true);
+
+        Path byLsn = tmp.resolve("restored-lsn");
+        json(cli.run("restore", "--repo", repo, "--target", byLsn.toString(),
+                "--to-lsn", Long.toString(inc.get("source_lsn").asLong() - 1), "--json"));
+        PowDbFixture.assertSameDatabase(fullState, byLsn, true);
+
+        Path byTime = tmp.resolve("restored-time");
+        json(cli.run("restore", "--repo", repo, "--target", byTime.toString(), "--to-time", inc.get("created").asText(), "--json"));
+        PowDbFixture.assertSameDatabase(db.dir(), byTime, true);
+    }
+
+    @Test
+    void humanOutputSaysWhatHappened() throws IOException {
+        CliRunner.Result backup = cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo);
+        assertEquals(0, backup.exit(), backup.toString());
+        assertTrue(backup.out().startsWith("Full backup "), backup.out());
+        CliRunner.Result list = cli.run("list", "--repo", repo);
+        assertTrue(list.out().contains("full") && list.out().contains("LSN"), list.out());
+        CliRunner.Result verify = cli.run("verify", "--repo", repo);
+        assertTrue(verify.out().contains("all OK"), verify.out());
+    }
+
+    @Test
+    void defaultsComeFromTheEnvironment() throws IOException {
+        cli.env("POWDB_DATA", db.dir().toString()).env("POWDB_BACKUP_REPO", "file:" + repo);
+        JsonNode backup = json(cli.run("backup", "--json"));
+        assertEquals("full", backup.get("type").asText());
+        assertTrue(Files.exists(Path.of(repo, "powdb-backup.json")));
+        assertEquals(1, json(cli.run("list", "--json")).size());
+    }
+
+    @Test
+    void failuresExitNonZeroWithOneLineOnStderr() throws IOException {
+        assertEquals(0, cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo).exit());
+
+        CliRunner.Result noData = cli.run("backup", "--data-dir", tmp.resolve("missing").toString(), "--repo", repo);
+        assertOneLineError(noData, 1, "does not exist");
+
+        Path full = Files.createDirectories(tmp.resolve("full-target"));
+        Files.writeString(full.resolve("x"), "x");
+        assertOneLineError(cli.run("restore", "--repo", repo, "--target", full.toString()), 1, "not empty");
+
+        assertOneLineError(cli.run("restore", "--repo", tmp.resolve("no-repo").toString(), "--target",
+                tmp.resolve("t1").toString()), 1, "no backup repository");
+        assertFalse(Files.exists(tmp.resolve("no-repo").resolve("powdb-backup.json")));
+
+        assertOneLineError(cli.run("restore", "--repo", repo, "--target", tmp.resolve("t2").toString(), "--to-lsn", "abc"),
+                2, "--to-lsn");
+        assertOneLineError(cli.run("restore", "--repo", repo, "--target", tmp.resolve("t3").toString(), "--backup", "nope"),
+                2, "not a backup id");
+        assertOneLineError(cli.run("list", "--repo", "ftp://somewhere/x"), 2, "unsupported repository URL");
+
+        CliRunner.Result both = cli.run("restore", "--repo", repo, "--target", "x", "--to-lsn", "1", "--backup", "y");
+        assertEquals(2, both.exit(), both.toString());
+        assertEquals(2, cli.run("frobnicate").exit());
+        assertEquals(2, cli.run("restore", "--repo", repo).exit(), "--target is required");
+
+        db.updatePages("users", 1); // not checkpointed: wal.log holds records
+        assertOneLineError(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo), 1, "not quiescent");
+    }
+
+    @Test
+    void damageIsExitStatusThreeForVerifyAndRestore() throws IOException {
+        json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+        Path heapObject;
+        try (Stream<Path> files = Files.walk(Path.of(repo, "data"))) {
+            heapObject = files.filter(p -> p.getFileName().toString().equals("users.heap")).findFirst().orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(heapObject);
+        bytes[5000] ^= 1;
+        Files.write(heapObject, bytes);
+
+        CliRunner.Result verify = cli.run("verify", "--repo", repo);
+        assertEquals(3, verify.exit(), verify.toString());
+        assertTrue(verify.out().contains("users.heap"), verify.out());
+        JsonNode report = Json.MAPPER.readTree(cli.run("verify", "--repo", repo, "--json").out());
+        assertFalse(report.get("ok").asBoolean());
+
+        Path target = tmp.resolve("t");
+        assertOneLineError(cli.run("restore", "--repo", repo, "--target", target.toString()), 3, "users.heap");
+        assertFalse(Files.exists(target));
+    }
+
+    private static void assertOneLineError(CliRunner.Result result, int exit, String mentions) {
+        assertEquals(exit, result.exit(), result.toString());
+        String err = result.err().strip();
+        assertTrue(err.contains(mentions), result.toString());
+        if (exit != 2) {
+            assertEquals(1, err.lines().count(), "one line on stderr: " + result);
+            assertTrue(err.startsWith("powdb-backup: error: "), result.toString());
+        }
+    }
+
+    private Path snapshot(String name) throws IOException {
+        Path copy = Files.createDirectories(tmp.resolve("snap-" + name));
+        for (var file : PowDbFixture.durableFiles(db.dir(), true).entrySet()) {
+            Files.write(copy.resolve(file.getKey()), file.getValue());
+        }
+        return copy;
+    }
+}
