@@ -166,7 +166,7 @@ public final class Repository implements Closeable {
      */
     public void read(ObjectRef ref, ObjectConsumer consumer) throws IOException {
         String key = key(ref.key());
-        try (InputStream raw = store.open(key); HashingInputStream in = new HashingInputStream(raw)) {
+        try (InputStream raw = new StoreErrors(store.open(key), key); HashingInputStream in = new HashingInputStream(raw)) {
             consumer.accept(in);
             in.drain();
             if (in.count() != ref.size()) {
@@ -180,11 +180,42 @@ public final class Repository implements Closeable {
             }
         } catch (BlobNotFoundException e) {
             throw new IntegrityException("object " + key + " is missing from the repository");
-        } catch (IntegrityException e) {
-            throw e;
-        } catch (IOException e) {
-            // A consumer may choke on damaged bytes before the hash could tell; report the object either way.
-            throw new IntegrityException("object " + key + " could not be read: " + e.getMessage(), e);
+        } catch (StoreReadException e) {
+            throw new RepositoryException("could not read object " + key + " from " + store.location() + ": "
+                    + e.getCause().getMessage(), e.getCause());
+        }
+        // Any other IOException is the consumer's own (a full disk while restoring) and passes unchanged.
+    }
+
+    /** An I/O error that came from reading the store, as opposed to from whatever consumes the bytes. */
+    private static final class StoreReadException extends IOException {
+        StoreReadException(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
+    /** Tags the errors of a store's stream, so they are reported as such. */
+    private static final class StoreErrors extends java.io.FilterInputStream {
+        StoreErrors(InputStream in, String key) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return in.read();
+            } catch (IOException e) {
+                throw new StoreReadException(e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return in.read(b, off, len);
+            } catch (IOException e) {
+                throw new StoreReadException(e);
+            }
         }
     }
 
