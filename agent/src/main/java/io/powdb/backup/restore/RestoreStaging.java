@@ -1,17 +1,16 @@
 package io.powdb.backup.restore;
 
+import io.powdb.backup.store.local.Fsync;
+
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
@@ -88,7 +87,7 @@ final class RestoreStaging implements AutoCloseable {
 
     /** Makes the restored database visible at the target, durably. */
     void commit() throws IOException {
-        fsync(staging);
+        Fsync.directory(staging);
         if (inside) {
             List<String> names = entries(staging);
             names.sort((a, b) -> Boolean.compare(a.equals(LAST_FILE), b.equals(LAST_FILE)));
@@ -96,7 +95,7 @@ final class RestoreStaging implements AutoCloseable {
                 Files.move(staging.resolve(name), target.resolve(name), StandardCopyOption.ATOMIC_MOVE);
             }
             Files.delete(staging);
-            fsync(target);
+            Fsync.directory(target);
         } else {
             try {
                 // rename(2) replaces an empty directory in one step.
@@ -110,7 +109,7 @@ final class RestoreStaging implements AutoCloseable {
                             + "restored copy was kept at " + staging);
                 }
             }
-            fsync(target.getParent());
+            Fsync.directory(target.getParent());
         }
         committed = true;
     }
@@ -153,14 +152,6 @@ final class RestoreStaging implements AutoCloseable {
         }
         names.sort(null);
         return names;
-    }
-
-    static void fsync(Path path) throws IOException {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (FileSystemException e) {
-            // Some filesystems cannot fsync a directory; the data files themselves are already synced.
-        }
     }
 
     private static void deleteTree(Path root) throws IOException {

@@ -17,7 +17,6 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -231,17 +230,6 @@ public final class LocalBlobStore implements BlobStore {
         return bytes;
     }
 
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (IOException e) {
-            // Some filesystems refuse to open a directory for fsync; the rename is still atomic there.
-            if (!(e instanceof FileSystemException)) {
-                throw e;
-            }
-        }
-    }
-
     private final class LocalWriter implements BlobWriter {
         private final String key;
         private final Path target;
@@ -296,7 +284,7 @@ public final class LocalBlobStore implements BlobStore {
                     } else {
                         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                     }
-                    fsyncDirectory(target.getParent());
+                    Fsync.directory(target.getParent());
                     return;
                 } catch (NoSuchFileException e) {
                     if (attempt >= 5 || !Files.exists(temp)) {
