@@ -123,13 +123,15 @@ class CliEndToEndTest {
 
         assertOneLineError(cli.run("restore", "--repo", tmp.resolve("no-repo").toString(), "--target",
                 tmp.resolve("t1").toString()), 1, "no backup repository");
-        assertFalse(Files.exists(tmp.resolve("no-repo").resolve("powdb-backup.json")));
+        assertFalse(Files.exists(tmp.resolve("no-repo")), "reading a mistyped repository path creates nothing");
 
         assertOneLineError(cli.run("restore", "--repo", repo, "--target", tmp.resolve("t2").toString(), "--to-lsn", "abc"),
                 2, "--to-lsn");
         assertOneLineError(cli.run("restore", "--repo", repo, "--target", tmp.resolve("t3").toString(), "--backup", "nope"),
                 2, "not a backup id");
-        assertOneLineError(cli.run("list", "--repo", "ftp://somewhere/x"), 2, "unsupported repository URL");
+        assertOneLineError(cli.run("list", "--repo", "ftp://somewhere/x"), 2, "unknown scheme");
+        assertOneLineError(cli.run("list", "--repo", "s3:///no-bucket"), 2, "no bucket");
+        assertOneLineError(cli.run("list", "--repo", "gs://bucket/a/../b"), 2, "'..'");
 
         CliRunner.Result both = cli.run("restore", "--repo", repo, "--target", "x", "--to-lsn", "1", "--backup", "y");
         assertEquals(2, both.exit(), both.toString());

@@ -51,9 +51,8 @@ public final class LocalBlobStore implements BlobStore {
         if (Files.exists(this.root) && !Files.isDirectory(this.root)) {
             throw new IOException("repository path " + this.root + " exists and is not a directory");
         }
-        Files.createDirectories(this.root);
+        // Directories are created by the first write, so that reading a mistyped path creates nothing.
         this.tempDir = this.root.resolve(TEMP_DIR);
-        Files.createDirectories(tempDir);
     }
 
     public Path root() {
@@ -68,6 +67,7 @@ public final class LocalBlobStore implements BlobStore {
     @Override
     public BlobWriter newWriter(String key, WriteMode mode) throws IOException {
         Path target = pathOf(key);
+        Files.createDirectories(tempDir);
         Path temp = tempDir.resolve(HexFormat.of().formatHex(randomBytes()) + ".part");
         FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         return new LocalWriter(key, target, temp, channel, mode);
@@ -179,6 +179,9 @@ public final class LocalBlobStore implements BlobStore {
     /** Removes temp files of writers that crashed: files in .tmp older than {@code minAgeMillis}. */
     public int removeStaleTempFiles(long minAgeMillis) throws IOException {
         int removed = 0;
+        if (!Files.isDirectory(tempDir)) {
+            return 0;
+        }
         long cutoff = System.currentTimeMillis() - minAgeMillis;
         try (Stream<Path> files = Files.list(tempDir)) {
             for (Path file : (Iterable<Path>) files::iterator) {
