@@ -1,0 +1,312 @@
+package io.powdb.backup.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.powdb.backup.repo.Json;
+import io.powdb.backup.store.s3.S3ProxyServer;
+import io.powdb.backup.testing.PowDbFixture;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * A backup written by the CLI to S3 is readable with the standard AWS CLI alone: {@code aws s3 ls} lists the
+ * manifests, {@code aws s3 cp} fetches a manifest (plain JSON) and objects that are byte for byte the
+ * database's files, including an image uploaded in several parts. The second test runs the README's
+ * "Reading a backup by hand in an emergency" recipe word for word.
+ *
+ * <p>Runs only where the {@code aws} command works (Debian package {@code awscli}, which {@code .ci/run}
+ * installs); {@code /usr/bin/aws} is preferred over other copies on the PATH.
+ */
+class AwsCliReadsBackupsTest {
+    private static final String BUCKET = S3ProxyServer.BUCKET;
+    private static final long TIMEOUT_SECONDS = 60;
+
+    /** The README's recipe, with REPO and ID from the environment; must stay identical to the README. */
+    static final String README_RECIPE = String.join("\n",
+            "aws s3 ls \"$REPO/manifests/\"",
+            "aws s3 cp \"$REPO/manifests/$ID.json\" manifest.json",
+            "for dir in $(jq -r '[.files[] | .object.key, .page_map.key, .sources[]?.key | select(. != null)",
+            "                     | split(\"/\")[0:2] | join(\"/\")] | unique[]' manifest.json); do",
+            "  aws s3 cp --recursive \"$REPO/$dir/\" \"backup/$dir/\"",
+            "done");
+
+    static Path aws;
+    static String awsVersion;
+    /** Why the tests cannot run here, or null. */
+    static String skipReason;
+    static S3ProxyServer server;
+
+    @TempDir
+    Path tmp;
+    private final Map<String, String> savedProperties = new HashMap<>();
+
+    @BeforeAll
+    static void findAwsCli() throws Exception {
+        Optional<Path> found = findExecutable("aws", Path.of("/usr/bin/aws"));
+        if (found.isEmpty()) {
+            skipReason = "no 'aws' command on this machine, so the check that the AWS CLI reads S3 backups cannot "
+                    + "run; install it with 'apt-get install awscli' (.ci/run does)";
+            return;
+        }
+        Process version = new ProcessBuilder(found.get().toString(), "--version").redirectErrorStream(true).start();
+        boolean exited = version.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        if (!exited) {
+            version.destroyForcibly().waitFor();
+        }
+        String output = new String(version.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        if (!exited || version.exitValue() != 0) {
+            skipReason = "'" + found.get() + " --version' does not work, so the AWS CLI check cannot run: " + output;
+            return;
+        }
+        aws = found.get();
+        awsVersion = output;
+        System.out.println("using " + aws + ": " + awsVersion);
+    }
+
+    /** Skips each test, visibly, where there is no working aws command; else starts S3Proxy once. */
+    @BeforeEach
+    void awsCliAndS3() throws Exception {
+        assumeTrue(skipReason == null, () -> "SKIPPED: " + skipReason);
+        if (server == null) {
+            server = new S3ProxyServer();
+        }
+        setProperty("aws.accessKeyId", S3ProxyServer.ACCESS_KEY);
+        setProperty("aws.secretAccessKey", S3ProxyServer.SECRET_KEY);
+    }
+
+    @AfterAll
+    static void stopS3() throws IOException {
+        if (server != null) {
+            server.close();
+            server = null;
+        }
+    }
+
+    @AfterEach
+    void restoreProperties() {
+        savedProperties.forEach((name, before) -> {
+            if (before == null) {
+                System.clearProperty(name);
+            } else {
+                System.setProperty(name, before);
+            }
+        });
+        savedProperties.clear();
+    }
+
+    @Test
+    void awsCliListsTheManifestsAndCopiesObjectsByteForByte() throws Exception {
+        String repo = "s3://" + BUCKET + "/backups/db1";
+        PowDbFixture db = PowDbFixture.create(tmp.resolve("data"), PowDbFixture.Version.V0_5, 3);
+        db.createTable("users", 30);
+        db.createTable("events", 1400); // 5.5 MiB: two 5 MiB parts
+        db.writeOptionalWholeFiles();
+        db.checkpoint();
+        String id = backup(db, repo);
+
+        Result ls = runAws("s3", "ls", repo + "/manifests/");
+        assertEquals(List.of(id + ".json"), lastColumn(ls.out()), ls.toString());
+
+        Path downloads = Files.createDirectories(tmp.resolve("downloads"));
+        Path manifestFile = downloads.resolve("manifest.json");
+        runAws("s3", "cp", repo + "/manifests/" + id + ".json", manifestFile.toString());
+        JsonNode manifest = Json.MAPPER.readTree(manifestFile.toFile());
+        assertEquals(id, manifest.get("id").asText());
+        assertEquals("powdb-backup/manifest", manifest.get("format").asText());
+
+        JsonNode catalog = fileEntry(manifest, PowDbFixture.CATALOG);
+        Path catalogCopy = downloads.resolve(PowDbFixture.CATALOG);
+        runAws("s3", "cp", repo + "/" + catalog.get("object").get("key").asText(), catalogCopy.toString());
+        assertArrayEquals(Files.readAllBytes(db.catalogPath()), Files.readAllBytes(catalogCopy));
+
+        JsonNode events = fileEntry(manifest, "events.heap");
+        String imageKey = events.get("sources").get(0).get("key").asText();
+        String eTag = server.admin().headObject(r -> r.bucket(BUCKET).key("backups/db1/" + imageKey)).eTag();
+        assertTrue(eTag.matches("\"?[0-9a-f]{32}-2\"?"), "a 2-part upload, ETag " + eTag);
+        Path heapCopy = downloads.resolve("events.heap");
+        runAws("s3", "cp", repo + "/" + imageKey, heapCopy.toString());
+        assertArrayEquals(Files.readAllBytes(db.heapPath("events")), Files.readAllBytes(heapCopy));
+    }
+
+    @Test
+    void theReadmeEmergencyRecipeFetchesEveryObjectABackupNeeds() throws Exception {
+        Optional<Path> jq = findExecutable("jq", null);
+        assumeTrue(jq.isPresent(), "SKIPPED: no 'jq' command, which the README's recipe uses");
+        String repo = "s3://" + BUCKET + "/prod/db1";
+        PowDbFixture db = PowDbFixture.create(tmp.resolve("data"), PowDbFixture.Version.V0_4, 4);
+        db.createTable("users", 30);
+        db.createTable("orders", 10);
+        db.writeOptionalWholeFiles();
+        db.checkpoint();
+        String full = backup(db, repo);
+        db.updatePages("users", 4);
+        db.checkpoint();
+        String incremental = backup(db, repo);
+
+        Path work = Files.createDirectories(tmp.resolve("emergency"));
+        Map<String, String> env = awsEnvironment();
+        // The recipe names no endpoint, as for AWS itself; this awscli may predate AWS_ENDPOINT_URL (2.13), so
+        // an "aws" first on the PATH adds --endpoint-url and runs the real one.
+        Path bin = Files.createDirectories(tmp.resolve("bin"));
+        Path wrapper = bin.resolve("aws");
+        Files.writeString(wrapper, "#!/bin/sh\nexec '" + aws + "' --endpoint-url '" + server.endpoint() + "' \"$@\"\n");
+        assertTrue(wrapper.toFile().setExecutable(true));
+        env.put("PATH", bin + File.pathSeparator + env.get("PATH"));
+        env.put("REPO", repo);
+        env.put("ID", incremental);
+        Result recipe = run(List.of("bash", "-euo", "pipefail", "-c", README_RECIPE), env, work);
+        assertTrue(recipe.out().contains(full + ".json") && recipe.out().contains(incremental + ".json"), recipe.toString());
+
+        // Every object the incremental's manifest names, in its own data directory and in the full backup's,
+        // was fetched, byte for byte as stored.
+        JsonNode manifest = Json.MAPPER.readTree(work.resolve("manifest.json").toFile());
+        assertEquals(incremental, manifest.get("id").asText());
+        TreeSet<String> dataDirs = new TreeSet<>();
+        for (String key : objectKeys(manifest)) {
+            dataDirs.add(key.substring(0, key.indexOf('/', "data/".length())));
+            byte[] stored = server.admin().getObjectAsBytes(r -> r.bucket(BUCKET).key("prod/db1/" + key)).asByteArray();
+            Path copy = work.resolve("backup").resolve(key);
+            assertTrue(Files.isRegularFile(copy), "not fetched: " + key + "\n" + recipe);
+            assertArrayEquals(stored, Files.readAllBytes(copy), key);
+        }
+        assertEquals(2, dataDirs.size(), "the incremental reads from its own and the full backup's data: " + dataDirs);
+        assertArrayEquals(Files.readAllBytes(db.catalogPath()),
+                Files.readAllBytes(work.resolve("backup").resolve(fileEntry(manifest, PowDbFixture.CATALOG)
+                        .get("object").get("key").asText())));
+    }
+
+    private String backup(PowDbFixture db, String repo) throws IOException {
+        CliRunner.Result result = new CliRunner()
+                .env("POWDB_BACKUP_S3_ENDPOINT", server.endpoint().toString())
+                .env("POWDB_BACKUP_S3_REGION", "us-east-1")
+                .env("POWDB_BACKUP_S3_PART_SIZE_MIB", "5")
+                .env("POWDB_BACKUP_TEMP_DIR", tmp.toString())
+                .run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json");
+        assertEquals(0, result.exit(), result.toString());
+        return Json.MAPPER.readTree(result.out()).get("id").asText();
+    }
+
+    private static JsonNode fileEntry(JsonNode manifest, String name) {
+        for (JsonNode file : manifest.get("files")) {
+            if (file.get("name").asText().equals(name)) {
+                return file;
+            }
+        }
+        throw new AssertionError("no " + name + " in " + manifest);
+    }
+
+    private static List<String> objectKeys(JsonNode manifest) {
+        List<String> keys = new ArrayList<>();
+        for (JsonNode file : manifest.get("files")) {
+            if (file.has("object") && !file.get("object").isNull()) {
+                keys.add(file.get("object").get("key").asText());
+            }
+            if (file.has("page_map") && !file.get("page_map").isNull()) {
+                keys.add(file.get("page_map").get("key").asText());
+            }
+            if (file.has("sources")) {
+                file.get("sources").forEach(source -> keys.add(source.get("key").asText()));
+            }
+        }
+        assertTrue(keys.size() > 5, keys.toString());
+        return keys;
+    }
+
+    private static List<String> lastColumn(String lsOutput) {
+        return lsOutput.lines().filter(line -> !line.isBlank()).map(line -> line.substring(line.lastIndexOf(' ') + 1)).toList();
+    }
+
+    record Result(int exit, String out, String err) {
+        @Override
+        public String toString() {
+            return "exit " + exit + "\n--- stdout\n" + out + "\n--- stderr\n" + err;
+        }
+    }
+
+    private Result runAws(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(aws.toString(), "--endpoint-url", server.endpoint().toString()));
+        command.addAll(List.of(args));
+        Result result = run(command, awsEnvironment(), tmp);
+        assertEquals(0, result.exit(), String.join(" ", command) + " (" + awsVersion + ")\n" + result);
+        return result;
+    }
+
+    /**
+     * The environment of an operator's shell: credentials and region in the standard variables, no profile or
+     * config of this machine's user, and path-style addressing as for any S3-compatible store.
+     */
+    private Map<String, String> awsEnvironment() throws IOException {
+        Path config = tmp.resolve("aws-config");
+        if (!Files.exists(config)) {
+            Files.writeString(config, "[default]\ns3 =\n    addressing_style = path\n");
+        }
+        Map<String, String> env = new HashMap<>(System.getenv());
+        env.keySet().removeIf(name -> name.startsWith("AWS_"));
+        env.put("AWS_ACCESS_KEY_ID", S3ProxyServer.ACCESS_KEY);
+        env.put("AWS_SECRET_ACCESS_KEY", S3ProxyServer.SECRET_KEY);
+        env.put("AWS_DEFAULT_REGION", "us-east-1");
+        env.put("AWS_CONFIG_FILE", config.toString());
+        env.put("AWS_SHARED_CREDENTIALS_FILE", tmp.resolve("aws-credentials-none").toString());
+        env.put("AWS_EC2_METADATA_DISABLED", "true");
+        env.put("AWS_PAGER", "");
+        env.put("PATH", aws.getParent() + File.pathSeparator + env.getOrDefault("PATH", ""));
+        return env;
+    }
+
+    private static Result run(List<String> command, Map<String, String> env, Path dir) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile());
+        builder.environment().clear();
+        builder.environment().putAll(env);
+        Path out = Files.createTempFile(dir, "out", ".txt");
+        Path err = Files.createTempFile(dir, "err", ".txt");
+        builder.redirectOutput(out.toFile()).redirectError(err.toFile());
+        Process process = builder.start();
+        if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+            process.destroyForcibly().waitFor();
+            throw new AssertionError(String.join(" ", command) + " did not finish in " + TIMEOUT_SECONDS + " s");
+        }
+        Result result = new Result(process.exitValue(), Files.readString(out), Files.readString(err));
+        Files.delete(out);
+        Files.delete(err);
+        return result;
+    }
+
+    /** {@code preferred} when it is executable, else the first {@code name} on the PATH. */
+    static Optional<Path> findExecutable(String name, Path preferred) {
+        if (preferred != null && Files.isExecutable(preferred)) {
+            return Optional.of(preferred);
+        }
+        return Stream.of(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+                .filter(dir -> !dir.isEmpty())
+                .map(dir -> Path.of(dir, name))
+                .filter(Files::isExecutable)
+                .findFirst();
+    }
+
+    private void setProperty(String name, String value) {
+        savedProperties.putIfAbsent(name, System.getProperty(name));
+        System.setProperty(name, value);
+    }
+}
