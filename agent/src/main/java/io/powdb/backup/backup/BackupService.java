@@ -3,6 +3,7 @@ package io.powdb.backup.backup;
 import io.powdb.backup.format.DataDirectory;
 import io.powdb.backup.format.DataFile;
 import io.powdb.backup.format.FileKind;
+import io.powdb.backup.format.PowDbFiles;
 import io.powdb.backup.format.SourceException;
 import io.powdb.backup.integrity.Blake3;
 import io.powdb.backup.repo.BackupCatalog;
@@ -38,6 +39,9 @@ import java.util.Optional;
  * before that removes what was uploaded.
  */
 public final class BackupService {
+    /** How often a live capture is tried before the database is declared too restless to copy. */
+    static final int MAX_CAPTURE_ATTEMPTS = 5;
+
     private final Repository repository;
 
     public BackupService(Repository repository) {
@@ -48,10 +52,12 @@ public final class BackupService {
         long started = System.nanoTime();
         DataDirectory dir = DataDirectory.scan(dataDir);
         dir.requirePowDb();
-        if (!dir.walIsEmpty()) {
+        boolean live = !options.requireQuiescent();
+        if (!live && !dir.walIsEmpty()) {
             throw new SourceException("the database in " + dir.path() + " is not quiescent: wal.log holds records "
                     + "that are not yet checkpointed (a running server, or one that crashed). Stop PowDB gracefully "
-                    + "(SIGINT) so it checkpoints, then back up again.");
+                    + "(SIGINT) so it checkpoints and back up again, or leave out --require-quiescent to take a "
+                    + "crash-consistent copy of the running server.");
         }
         repository.initialize();
         BackupCatalog catalog = BackupCatalog.load(repository);
@@ -74,25 +80,73 @@ public final class BackupService {
             }
         }
 
-        Instant created = options.clock().instant();
-        BackupId provisional = BackupId.create(0, created);
-        long totalBytes = dir.files().stream().mapToLong(DataFile::size).sum();
-        BackupSession session = new BackupSession(repository, Repository.dataPrefix(provisional), options.progress(),
-                totalBytes);
-        try {
-            return capture(dir, reference, options.forceFull(), provisional, session, options, started, warnings);
-        } catch (IOException | RuntimeException e) {
-            List<String> left = session.discard();
-            if (!left.isEmpty()) {
-                e.addSuppressed(new IOException("could not remove " + left.size() + " uploaded objects of the failed "
-                        + "backup (unreferenced; prune removes them): " + left));
+        // A live capture copies the WAL by following it, not as a file: it is not part of what is read.
+        long totalBytes = dir.files().stream().filter(f -> !live || f.kind() != FileKind.WAL)
+                .mapToLong(DataFile::size).sum();
+        String lastRace = null;
+        for (int attempt = 1; attempt <= MAX_CAPTURE_ATTEMPTS; attempt++) {
+            BackupId provisional = BackupId.create(0, options.clock().instant());
+            BackupSession session = new BackupSession(repository, Repository.dataPrefix(provisional),
+                    options.progress(), totalBytes);
+            Path spool = null;
+            if (live) {
+                Files.createDirectories(options.tempDir());
+                spool = options.tempDir().resolve("powdb-backup-wal-" + provisional.session() + ".spool");
             }
-            throw e;
+            try (WalCapture wal = live ? new WalCapture(dir.path().resolve(PowDbFiles.WAL), spool) : null) {
+                byte[] walHeader = live ? walHeader(dir) : null;
+                if (wal != null) {
+                    wal.start();
+                }
+                if (lastRace != null) {
+                    warnings.add("the database changed in a way the copy could not account for (" + lastRace
+                            + "); it was captured again (attempt " + attempt + ")");
+                }
+                return capture(dir, reference, options.forceFull(), provisional, session, options, started, warnings,
+                        wal, spool, walHeader);
+            } catch (CaptureRace race) {
+                discard(session, race);
+                lastRace = race.getMessage();
+            } catch (ManifestMayExist e) {
+                throw e; // its data objects stay: the manifest may be naming them
+            } catch (IOException | RuntimeException e) {
+                discard(session, e);
+                throw e;
+            } finally {
+                if (spool != null) {
+                    Files.deleteIfExists(spool);
+                }
+            }
+        }
+        throw new SourceException("the database never held still long enough for a consistent copy: "
+                + MAX_CAPTURE_ATTEMPTS + " attempts, the last failed because " + lastRace + ". Back up again at a "
+                + "quieter moment, or stop PowDB gracefully and back up with --require-quiescent.");
+    }
+
+    private static void discard(BackupSession session, Exception cause) {
+        List<String> left = session.discard();
+        if (!left.isEmpty()) {
+            cause.addSuppressed(new IOException("could not remove " + left.size() + " uploaded objects of the failed "
+                    + "backup (unreferenced; prune removes them): " + left));
+        }
+    }
+
+    /** The 8-byte header of a PowDB 0.5+ wal.log, which a restored WAL must start with too; empty for 0.4. */
+    private static byte[] walHeader(DataDirectory dir) throws IOException {
+        Path wal = dir.path().resolve(PowDbFiles.WAL);
+        if (!Files.exists(wal)) {
+            return new byte[0];
+        }
+        try (InputStream in = Files.newInputStream(wal)) {
+            byte[] head = in.readNBytes(8);
+            return head.length == 8 && head[0] == 'P' && head[1] == 'W' && head[2] == 'A' && head[3] == 'L'
+                    ? head : new byte[0];
         }
     }
 
     private BackupResult capture(DataDirectory dir, Manifest reference, boolean full, BackupId provisional,
-            BackupSession session, BackupOptions options, long started, List<String> warnings) throws IOException {
+            BackupSession session, BackupOptions options, long started, List<String> warnings, WalCapture wal,
+            Path spool, byte[] walHeader) throws IOException {
         Manifest base = full ? null : reference;
         Map<String, FileEntry> referenceFiles = new HashMap<>();
         if (reference != null) {
@@ -104,7 +158,7 @@ public final class BackupService {
         long pagesChanged = 0;
         long badCrc = 0;
         boolean lsnWentBack = false;
-        HeapCapture heaps = new HeapCapture(session);
+        HeapCapture heaps = new HeapCapture(session, wal);
         for (DataFile file : dir.files()) {
             FileEntry previous = referenceFiles.get(file.name());
             if (file.kind() == FileKind.HEAP) {
@@ -122,17 +176,46 @@ public final class BackupService {
                 if (Long.compareUnsigned(result.entry().maxLsn(), maxLsn) > 0) {
                     maxLsn = result.entry().maxLsn();
                 }
-            } else {
-                files.add(captureWhole(file, full ? null : previous, session));
+            } else if (wal == null || file.kind() != FileKind.WAL) {
+                files.add(captureWhole(file, full ? null : previous, session, wal != null));
             }
         }
-        Optional<String> change = dir.changedSince();
-        if (change.isPresent()) {
-            throw new SourceException("the database changed during the backup (" + change.get() + "): it is not "
-                    + "quiescent. Stop PowDB gracefully, then back up again.");
+        String consistency = Manifest.QUIESCENT;
+        Long walEndLsn = null;
+        if (wal == null) {
+            Optional<String> change = dir.changedSince();
+            if (change.isPresent()) {
+                throw new SourceException("the database changed during the backup (" + change.get() + "): it is not "
+                        + "quiescent. Stop PowDB gracefully, then back up again.");
+            }
+        } else {
+            wal.poll();
+            if (wal.broken().isPresent()) {
+                throw new CaptureRace(wal.broken().get());
+            }
+            if (!DataDirectory.scan(dir.path()).names().equals(dir.names())) {
+                throw new CaptureRace("files were created or removed during the capture");
+            }
+            if (wal.emptyAtStart() && !wal.sawRecords()) {
+                Optional<String> change = dir.changedSince();
+                if (change.isPresent()) {
+                    throw new CaptureRace(change.get() + " while wal.log stayed empty");
+                }
+            } else {
+                consistency = Manifest.CRASH_CONSISTENT;
+            }
+            long spooled = wal.finish();
+            walEndLsn = wal.stableLsn().isPresent() ? wal.stableLsn().getAsLong() : null;
+            FileEntry previous = full ? null : referenceFiles.get(PowDbFiles.WAL);
+            files.add(captureWal(walHeader, spool, spooled, previous, session));
+            files.sort(java.util.Comparator.comparing(FileEntry::name));
         }
         long catalogLsn = dir.catalogLsn();
+        long maxPageLsn = maxLsn;
         long sourceLsn = Long.compareUnsigned(catalogLsn, maxLsn) > 0 ? catalogLsn : maxLsn;
+        if (walEndLsn != null && Long.compareUnsigned(walEndLsn, sourceLsn) > 0) {
+            sourceLsn = walEndLsn;
+        }
 
         List<String> removed = new ArrayList<>();
         if (base != null) {
@@ -162,11 +245,49 @@ public final class BackupService {
                 base == null ? Manifest.FULL : Manifest.INCREMENTAL,
                 base == null ? null : base.id(),
                 base == null ? id.toString() : base.chain(),
-                history, forkedFrom, Manifest.QUIESCENT, sourceLsn, id.created().toString(), Version.current(),
+                history, forkedFrom, consistency, sourceLsn, maxPageLsn, walEndLsn, id.created().toString(),
+                Version.current(),
                 io.powdb.backup.format.HeapPage.SIZE, files, removed, stats);
         manifest.validate();
-        repository.writeManifest(manifest);
+        publish(manifest, warnings);
         return new BackupResult(manifest, base == null ? null : base.sourceLsn(), dir.skipped(), warnings);
+    }
+
+    /**
+     * Writes the manifest, which makes the backup visible. A write the store reports as failed may still
+     * have happened: its answer was lost, and the retries then failed or met the manifest already there.
+     * The manifest is read back to find out. Stored: the backup is complete and succeeded. Not stored: the
+     * failure stands, and the caller removes the data objects. Unknown, because the store cannot be read
+     * either: the data objects must stay, since a manifest that may exist names them.
+     */
+    private void publish(Manifest manifest, List<String> warnings) throws IOException {
+        try {
+            repository.writeManifest(manifest);
+        } catch (IOException | RuntimeException e) {
+            boolean stored;
+            try {
+                stored = repository.holdsManifest(manifest);
+            } catch (IOException | RuntimeException check) {
+                ManifestMayExist unknown = new ManifestMayExist("writing the manifest of backup " + manifest.id()
+                        + " failed (" + e.getMessage() + "), and reading it back failed too (" + check.getMessage()
+                        + "), so whether the backup exists is unknown. Its data objects were kept so that it is whole"
+                        + " if it does; 'powdb-backup list' shows whether it does.", e);
+                unknown.addSuppressed(check);
+                throw unknown;
+            }
+            if (!stored) {
+                throw e;
+            }
+            warnings.add("the store reported a failure writing the manifest of backup " + manifest.id() + " ("
+                    + e.getMessage() + "), but it was stored: the backup is complete");
+        }
+    }
+
+    /** The manifest write failed and whether it took effect is unknown: the backup's objects must stay. */
+    private static final class ManifestMayExist extends IOException {
+        ManifestMayExist(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     private HeapCapture.Result captureHeap(HeapCapture heaps, DataFile file, FileEntry base, boolean full, Path tempDir)
@@ -191,23 +312,57 @@ public final class BackupService {
      * Backs up a whole file: re-uses the base's object when the content hash is unchanged, else uploads it,
      * hashing as it goes.
      */
-    private FileEntry captureWhole(DataFile file, FileEntry base, BackupSession session) throws IOException {
+    private FileEntry captureWhole(DataFile file, FileEntry base, BackupSession session, boolean live)
+            throws IOException {
         if (base != null && !base.isHeap() && base.size() == file.size() && base.blake3().equals(hashFile(file, session))) {
             return FileEntry.whole(file.name(), file.kind(), file.size(), base.object());
         }
         try (PendingObject object = session.newObject(session.dataPrefix() + "files/" + file.name());
              InputStream in = Files.newInputStream(file.path())) {
             long copied = in.transferTo(object.stream());
-            if (copied != file.size()) {
+            if (!live && copied != file.size()) {
                 throw new SourceException(file.name() + " changed size during the backup");
             }
             if (base == null || base.isHeap() || base.size() != file.size()) {
                 session.scanned(copied);
             }
-            return FileEntry.whole(file.name(), file.kind(), file.size(), object.commit(ObjectRef.RAW));
+            ObjectRef ref = object.commit(ObjectRef.RAW);
+            if (live && !ref.blake3().equals(hashFile(file, null))) {
+                // Rewritten while read (an index saved at a checkpoint): the copy may be torn.
+                throw new CaptureRace(file.name() + " was rewritten while it was read");
+            }
+            return FileEntry.whole(file.name(), file.kind(), ref.size(), ref);
         }
     }
 
+    /** The WAL of a live capture: the original header, then the committed records copied while following it. */
+    private FileEntry captureWal(byte[] header, Path spool, long spooled, FileEntry base, BackupSession session)
+            throws IOException {
+        long size = header.length + spooled;
+        Blake3 hash = new Blake3().update(header);
+        try (InputStream in = Files.newInputStream(spool)) {
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                hash.update(buffer, 0, n);
+            }
+        }
+        String blake3 = hash.hex();
+        if (base != null && !base.isHeap() && base.size() == size && blake3.equals(base.blake3())) {
+            return FileEntry.whole(PowDbFiles.WAL, FileKind.WAL, size, base.object());
+        }
+        try (PendingObject object = session.newObject(session.dataPrefix() + "files/" + PowDbFiles.WAL);
+             InputStream in = Files.newInputStream(spool)) {
+            object.stream().write(header);
+            in.transferTo(object.stream());
+            ObjectRef ref = object.commit(ObjectRef.RAW);
+            if (!ref.blake3().equals(blake3)) {
+                throw new IOException("the WAL spool " + spool + " changed while it was uploaded");
+            }
+            return FileEntry.whole(PowDbFiles.WAL, FileKind.WAL, size, ref);
+        }
+    }
+
+    /** @param session counts the bytes read, or null */
     private static String hashFile(DataFile file, BackupSession session) throws IOException {
         Blake3 hash = new Blake3();
         byte[] buffer = new byte[1 << 16];
@@ -218,7 +373,9 @@ public final class BackupService {
                 total += n;
             }
         }
-        session.scanned(total);
+        if (session != null) {
+            session.scanned(total);
+        }
         return hash.hex();
     }
 

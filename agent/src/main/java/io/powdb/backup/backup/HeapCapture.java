@@ -29,9 +29,24 @@ final class HeapCapture {
     }
 
     private final BackupSession session;
+    /** Null for a quiescent directory; else the WAL being followed, polled between batches. */
+    private final WalCapture wal;
+    private final TornPageReader torn;
 
+    /** For a quiescent directory. */
     HeapCapture(BackupSession session) {
+        this(session, null);
+    }
+
+    HeapCapture(BackupSession session, WalCapture wal) {
         this.session = session;
+        this.wal = wal;
+        this.torn = wal == null ? null : new TornPageReader(PAGES_PER_READ * HeapPage.SIZE);
+    }
+
+    /** Re-reads of torn pages so far (live captures only). */
+    long rereads() {
+        return torn == null ? 0 : torn.rereads();
     }
 
     /**
@@ -68,7 +83,11 @@ final class HeapCapture {
             boolean lsnWentBack = false;
             for (long page = 0; page < pages; ) {
                 int batch = (int) Math.min(PAGES_PER_READ, pages - page);
-                readFully(channel, buffer, page * HeapPage.SIZE, batch * HeapPage.SIZE, file);
+                readFully(channel, buffer, page * HeapPage.SIZE, batch * HeapPage.SIZE, file, wal != null);
+                if (torn != null) {
+                    torn.settle(channel, bytes, page * HeapPage.SIZE, batch);
+                    wal.poll();
+                }
                 for (int i = 0; i < batch; i++, page++) {
                     int offset = i * HeapPage.SIZE;
                     long lsn = HeapPage.lsn(bytes, offset);
@@ -102,7 +121,7 @@ final class HeapCapture {
                 }
                 session.scanned((long) batch * HeapPage.SIZE);
             }
-            if (channel.size() != file.size()) {
+            if (wal == null && channel.size() != file.size()) {
                 throw new SourceException(file.name() + " changed size during the backup");
             }
             map.finish();
@@ -140,13 +159,14 @@ final class HeapCapture {
         }
     }
 
-    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, int length, DataFile file)
-            throws IOException {
+    private static void readFully(FileChannel channel, ByteBuffer buffer, long position, int length, DataFile file,
+            boolean live) throws IOException {
         buffer.clear().limit(length);
         while (buffer.hasRemaining()) {
             int n = channel.read(buffer, position + buffer.position());
             if (n < 0) {
-                throw new SourceException(file.name() + " became shorter during the backup");
+                String why = file.name() + " became shorter during the backup";
+                throw live ? new CaptureRace(why) : new SourceException(why);
             }
         }
     }

@@ -96,6 +96,13 @@ public final class DataDirectory {
         return skipped;
     }
 
+    /** The names of the durable files. */
+    public java.util.Set<String> names() {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        files.forEach(f -> names.add(f.name()));
+        return names;
+    }
+
     public Optional<DataFile> file(String name) {
         return files.stream().filter(f -> f.name().equals(name)).findFirst();
     }

@@ -16,6 +16,10 @@ import java.util.Set;
  * root of its chain. {@code history} groups backups of one line of the database's life: a database
  * restored to an earlier point and written again starts a new history ({@code forked_from} names the
  * backup it diverged from), so two histories can hold the same LSNs.
+ *
+ * <p>{@code consistency} says how the copy was taken; {@code max_page_lsn} is the largest heap page LSN and
+ * {@code wal_end_lsn} the last committed WAL record the backup holds (null when its WAL is empty):
+ * {@code source_lsn} is the larger of the two, the point PowDB's recovery reaches.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record Manifest(
@@ -29,6 +33,8 @@ public record Manifest(
         String forkedFrom,
         String consistency,
         long sourceLsn,
+        long maxPageLsn,
+        Long walEndLsn,
         String created,
         String toolVersion,
         int pageSize,
@@ -41,6 +47,8 @@ public record Manifest(
     public static final String FULL = "full";
     public static final String INCREMENTAL = "incremental";
     public static final String QUIESCENT = "quiescent";
+    /** Copied from a running server: PowDB's WAL replay on open brings it to {@code wal_end_lsn}. */
+    public static final String CRASH_CONSISTENT = "crash-consistent";
 
     @JsonIgnore
     public BackupId backupId() {
@@ -62,7 +70,8 @@ public record Manifest(
         if (!FORMAT.equals(format) || formatVersion != FORMAT_VERSION || !BackupId.isValid(id)
                 || !(FULL.equals(type) || INCREMENTAL.equals(type)) || !BackupId.isValid(chain)
                 || history == null || !history.matches("[0-9a-f]{8,32}") || files == null || removed == null
-                || created == null || pageSize != io.powdb.backup.format.HeapPage.SIZE) {
+                || created == null || pageSize != io.powdb.backup.format.HeapPage.SIZE
+                || !(QUIESCENT.equals(consistency) || CRASH_CONSISTENT.equals(consistency))) {
             throw new IntegrityException("manifest of backup " + id + " is malformed");
         }
         if (backupId().lsn() != sourceLsn) {

@@ -139,6 +139,21 @@ public final class Repository implements Closeable {
         store.putBytes(key(manifestKey(manifest.backupId())), ManifestCodec.encode(manifest), WriteMode.CREATE_NEW);
     }
 
+    /**
+     * Whether the store holds exactly this manifest: for finding out, after a write the store reported as
+     * failed, whether it happened anyway (the answer to it may have been lost).
+     *
+     * @throws IOException when the store cannot tell
+     */
+    public boolean holdsManifest(Manifest manifest) throws IOException {
+        try {
+            byte[] stored = store.readAllBytes(key(manifestKey(manifest.backupId())), MAX_MANIFEST_BYTES);
+            return java.util.Arrays.equals(stored, ManifestCodec.encode(manifest));
+        } catch (BlobNotFoundException e) {
+            return false;
+        }
+    }
+
     /** Starts a write-once data object. */
     public BlobWriter newObject(String relativeKey) throws IOException {
         return store.newWriter(key(relativeKey), WriteMode.CREATE_NEW);

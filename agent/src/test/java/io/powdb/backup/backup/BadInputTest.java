@@ -180,12 +180,12 @@ class BadInputTest extends BackupTestSupport {
     }
 
     @Test
-    void aBackupOfARunningServerIsRefusedClearly() throws IOException {
+    void aBackupOfARunningServerIsRefusedClearlyWhenQuiescenceIsRequired() throws IOException {
         db.createTable("t", 3);
         db.checkpoint();
         db.updatePages("t", 1); // WAL records not yet checkpointed
         SourceException e = assertThrows(SourceException.class,
-                () -> new BackupService(repository).backup(db.dir(), options()));
+                () -> new BackupService(repository).backup(db.dir(), options().withRequireQuiescent(true)));
         assertTrue(e.getMessage().contains("not quiescent") && e.getMessage().contains("wal.log"), e.getMessage());
         assertTrue(repository.store().listAll("manifests/").isEmpty());
     }
@@ -194,7 +194,7 @@ class BadInputTest extends BackupTestSupport {
     void aDatabaseChangingDuringTheBackupFailsItAndRemovesWhatWasUploaded() throws IOException {
         db.createTable("t", 40);
         db.checkpoint();
-        BackupOptions changing = options().withProgress((phase, done, total) -> {
+        BackupOptions changing = options().withRequireQuiescent(true).withProgress((phase, done, total) -> {
             if (done == total) {
                 try {
                     HistoryTest.rewritePage(db.heapPath("t"), 1, 5);

@@ -13,7 +13,8 @@ import java.util.List;
 
 @Command(name = "backup", description = {
         "Backs up a PowDB data directory: incremental when the repository has a backup to build on, else full.",
-        "The database must be quiescent (stopped gracefully, so wal.log is empty)."})
+        "A running server's directory is copied crash-consistently (heap pages plus the WAL PowDB replays on open);",
+        "a stopped one (empty wal.log) gives a quiescent copy."})
 final class BackupCommand extends CommandBase {
     @Option(names = "--data-dir", paramLabel = "DIR",
             description = "The PowDB data directory. Default: $POWDB_DATA, else ./powdb_data.")
@@ -22,8 +23,13 @@ final class BackupCommand extends CommandBase {
     @Option(names = "--full", description = "Take a full backup, starting a new chain.")
     boolean full;
 
+    @Option(names = "--require-quiescent", description = "Refuse a directory whose wal.log holds records (a running "
+            + "server) instead of copying it crash-consistently.")
+    boolean requireQuiescent;
+
     /** The JSON printed by {@code backup --json}: the backup, plus what the operator should know. */
-    record Output(BackupSummary backup, String id, String type, long sourceLsn, Long baseLsn, String created,
+    record Output(BackupSummary backup, String id, String type, String consistency, long sourceLsn, Long baseLsn,
+            String created,
             long bytesUploaded, long bytesScanned, long pagesScanned, long pagesChanged, long durationMillis,
             String repository, List<String> warnings, List<String> skipped) {
     }
@@ -32,13 +38,13 @@ final class BackupCommand extends CommandBase {
     public Integer call() throws Exception {
         Path dir = dataDir != null ? dataDir : Path.of(context.env().getOrDefault("POWDB_DATA", "./powdb_data"));
         try (Repository repository = openRepository()) {
-            BackupOptions options = BackupOptions.defaults().withForceFull(full).withTempDir(tempDir())
-                    .withProgress(progress());
+            BackupOptions options = BackupOptions.defaults().withForceFull(full).withRequireQuiescent(requireQuiescent)
+                    .withTempDir(tempDir()).withProgress(progress());
             BackupResult result = new BackupService(repository).backup(dir, options);
             Manifest m = result.manifest();
             if (json) {
                 BackupSummary summary = BackupSummary.of(m);
-                printJson(new Output(summary, m.id(), m.type(), m.sourceLsn(), result.baseLsn(), m.created(),
+                printJson(new Output(summary, m.id(), m.type(), m.consistency(), m.sourceLsn(), result.baseLsn(), m.created(),
                         m.stats().bytesUploaded(), m.stats().bytesScanned(), m.stats().pagesScanned(),
                         m.stats().pagesChanged(), m.stats().durationMillis(), repository.location(), result.warnings(),
                         result.skipped()));
@@ -47,7 +53,7 @@ final class BackupCommand extends CommandBase {
                 if (!result.skipped().isEmpty()) {
                     warn("not PowDB files, left out of the backup: " + String.join(", ", result.skipped()));
                 }
-                say((m.isFull() ? "Full" : "Incremental") + " backup " + m.id() + " at LSN "
+                say((m.isFull() ? "Full" : "Incremental") + " " + m.consistency() + " backup " + m.id() + " at LSN "
                         + Long.toUnsignedString(m.sourceLsn())
                         + (result.baseLsn() == null ? "" : " (on " + m.parent() + ")"));
                 say("  " + m.files().size() + " files, " + Units.bytes(m.stats().bytesScanned()) + " read, "
