@@ -31,12 +31,15 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * Takes a backup of a quiescent PowDB data directory into a repository: full when there is nothing to
- * build on (or when asked), otherwise incremental against the latest backup.
+ * Takes a backup of a PowDB data directory into a repository: full when there is nothing to build on (or
+ * when asked), otherwise incremental against the latest backup. A stopped server's directory (empty WAL,
+ * nothing changing) gives a quiescent copy; a running server's a crash-consistent one, whose WAL PowDB
+ * replays on open (docs/LIVE-CAPTURE.md), captured again when the server changed it in a way the copy
+ * cannot account for.
  *
  * <p>Order of work, so that a reader never sees a half-written backup: every data object is uploaded and
- * committed, the directory is checked to be unchanged, and only then is the manifest written. A failure
- * before that removes what was uploaded.
+ * committed, the capture is checked, and only then is the manifest written. A failure before that removes
+ * what was uploaded.
  */
 public final class BackupService {
     /** How often a live capture is tried before the database is declared too restless to copy. */
