@@ -39,6 +39,8 @@ import java.util.regex.Pattern;
  *   <tr><td>{@code POWDB_BACKUP_S3_PART_SIZE_MIB}</td><td>first multipart part size in MiB (5 or more; default 16)</td></tr>
  *   <tr><td>{@code POWDB_BACKUP_S3_CONDITIONAL_CREATE}</td><td>{@code false} for stores without {@code If-None-Match}</td></tr>
  *   <tr><td>{@code POWDB_BACKUP_S3_CHECKSUMS}</td><td>{@code false} for stores that reject CRC32C upload checksums</td></tr>
+ *   <tr><td>{@code POWDB_BACKUP_S3_TIMEOUT_SECONDS}</td><td>how long a request may wait for the store to send data
+ *       before the attempt is given up and retried (a read resumes); default 60</td></tr>
  *   <tr><td>{@code POWDB_BACKUP_GCS_PROJECT}</td><td>project id; default: from the credentials / environment</td></tr>
  *   <tr><td>{@code POWDB_BACKUP_GCS_ENDPOINT}</td><td>JSON API endpoint of an emulator or private endpoint</td></tr>
  *   <tr><td>{@code POWDB_BACKUP_GCS_ANONYMOUS}</td><td>{@code true} to send no credentials (emulators only)</td></tr>
@@ -184,6 +186,10 @@ public final class BlobStores {
         }
         config.conditionalCreate(flag(env, "POWDB_BACKUP_S3_CONDITIONAL_CREATE", true));
         config.checksums(flag(env, "POWDB_BACKUP_S3_CHECKSUMS", true));
+        String timeout = value(env, "POWDB_BACKUP_S3_TIMEOUT_SECONDS");
+        if (timeout != null) {
+            config.socketTimeout(java.time.Duration.ofSeconds(integer("POWDB_BACKUP_S3_TIMEOUT_SECONDS", timeout)));
+        }
         return config.build();
     }
 

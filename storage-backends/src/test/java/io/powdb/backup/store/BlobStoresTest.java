@@ -82,7 +82,8 @@ class BlobStoresTest {
                 "POWDB_BACKUP_S3_SSE_KMS_KEY_ID", "alias/backups",
                 "POWDB_BACKUP_S3_PART_SIZE_MIB", "64",
                 "POWDB_BACKUP_S3_CONDITIONAL_CREATE", "false",
-                "POWDB_BACKUP_S3_CHECKSUMS", "no"));
+                "POWDB_BACKUP_S3_CHECKSUMS", "no",
+                "POWDB_BACKUP_S3_TIMEOUT_SECONDS", "15"));
         assertEquals("b1", config.bucket());
         assertEquals(URI.create("http://minio.internal:9000"), config.endpoint());
         assertEquals("eu-west-1", config.region());
@@ -93,6 +94,7 @@ class BlobStoresTest {
         assertEquals(64L << 20, config.partSize());
         assertFalse(config.conditionalCreate());
         assertFalse(config.checksums());
+        assertEquals(java.time.Duration.ofSeconds(15), config.socketTimeout());
         assertNull(config.credentials(), "credentials always come from the SDK's chain");
 
         S3StoreConfig defaults = BlobStores.s3Config("b2", Map.of());
@@ -103,6 +105,7 @@ class BlobStoresTest {
         assertEquals(S3StoreConfig.DEFAULT_PART_SIZE, defaults.partSize());
         assertTrue(defaults.conditionalCreate());
         assertTrue(defaults.checksums());
+        assertEquals(java.time.Duration.ofSeconds(60), defaults.socketTimeout(), "the production default is unchanged");
     }
 
     @Test
@@ -124,6 +127,7 @@ class BlobStoresTest {
         assertOption("POWDB_BACKUP_S3_PATH_STYLE", "maybe");
         assertOption("POWDB_BACKUP_S3_ENDPOINT", "minio:9000");
         assertOption("POWDB_BACKUP_S3_PART_SIZE_MIB", "lots");
+        assertOption("POWDB_BACKUP_S3_TIMEOUT_SECONDS", "0");
         assertOption("POWDB_BACKUP_GCS_CHUNK_SIZE_MIB", "-1");
         IllegalArgumentException sse = assertThrows(IllegalArgumentException.class,
                 () -> BlobStores.s3Config("b", Map.of("POWDB_BACKUP_S3_SSE", "rot13")));

@@ -17,7 +17,6 @@ import io.powdb.backup.store.BlobStore;
 import io.powdb.backup.store.BlobWriter;
 import io.powdb.backup.store.WriteMode;
 
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.Channels;
@@ -134,16 +133,7 @@ public final class GcsBlobStore implements BlobStore {
         if (offset == end) {
             return InputStream.nullInputStream();
         }
-        ReadChannel channel = storage.reader(BlobId.of(config.bucket(), key, blob.getGeneration()));
-        try {
-            channel.setChunkSize(READ_CHUNK_SIZE);
-            channel.seek(offset);
-            channel.limit(end);
-        } catch (IOException | RuntimeException e) {
-            channel.close();
-            throw GcsErrors.translate("GET", config.bucket(), key, e);
-        }
-        return new TranslatingInputStream(Channels.newInputStream(channel), key);
+        return new RangeInputStream(key, blob.getGeneration(), offset, end);
     }
 
     Optional<Blob> get(String key) throws IOException {
@@ -223,31 +213,79 @@ public final class GcsBlobStore implements BlobStore {
         }
     }
 
-    /** Reports the client's runtime exceptions during a read as IOExceptions naming the object. */
-    private final class TranslatingInputStream extends FilterInputStream {
+    /**
+     * Bytes {@code [position, end)} of one generation of an object. The client resumes a download whose body
+     * breaks, but takes a response whose headers were cut short for a complete, empty one, and ends the
+     * stream early without an error. The size is known here, so an early end is resumed from the byte reached
+     * (up to {@code maxAttempts} times in a row without progress, then an error). The client's runtime
+     * exceptions become IOExceptions naming the object.
+     */
+    private final class RangeInputStream extends InputStream {
         private final String key;
+        private final long generation;
+        private final long end;
+        private long position;
+        private InputStream in;
+        private int earlyEnds;
 
-        TranslatingInputStream(InputStream in, String key) {
-            super(in);
+        RangeInputStream(String key, long generation, long offset, long end) throws IOException {
             this.key = key;
+            this.generation = generation;
+            this.position = offset;
+            this.end = end;
+            open();
+        }
+
+        private void open() throws IOException {
+            ReadChannel channel = storage.reader(BlobId.of(config.bucket(), key, generation));
+            try {
+                channel.setChunkSize(READ_CHUNK_SIZE);
+                channel.seek(position);
+                channel.limit(end);
+            } catch (IOException | RuntimeException e) {
+                channel.close();
+                throw GcsErrors.translate("GET", config.bucket(), key, e);
+            }
+            in = Channels.newInputStream(channel);
         }
 
         @Override
         public int read() throws IOException {
-            try {
-                return in.read();
-            } catch (IOException | RuntimeException e) {
-                throw GcsErrors.translate("GET", config.bucket(), key, e);
-            }
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
         public int read(byte[] b, int off, int len) throws IOException {
-            try {
-                return in.read(b, off, len);
-            } catch (IOException | RuntimeException e) {
-                throw GcsErrors.translate("GET", config.bucket(), key, e);
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            while (len > 0 && position < end) {
+                int n;
+                try {
+                    n = in.read(b, off, (int) Math.min(len, end - position));
+                } catch (IOException | RuntimeException e) {
+                    throw GcsErrors.translate("GET", config.bucket(), key, e);
+                }
+                if (n > 0) {
+                    position += n;
+                    earlyEnds = 0;
+                    return n;
+                }
+                if (n < 0) {
+                    if (++earlyEnds > config.maxAttempts()) {
+                        throw new IOException("GET " + location() + "/" + key + " ended at byte " + position + " of "
+                                + end + " and did not resume after " + config.maxAttempts() + " attempts");
+                    }
+                    in.close();
+                    open();
+                }
             }
+            return len == 0 ? 0 : -1;
+        }
+
+        @Override
+        public void close() throws IOException {
+            in.close();
         }
     }
 }

@@ -34,7 +34,9 @@ final class GcsErrors {
                     + "): check credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth application-default login`"
                     + " or the attached service account) and the bucket's IAM permissions", e);
         }
-        String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        String detail = e.getMessage() == null || e.getMessage().isBlank()
+                ? e.getClass().getSimpleName() + (e.getCause() == null ? "" : " (" + e.getCause() + ")")
+                : e.getMessage();
         return new IOException(operation + " " + target + " failed" + (status > 0 ? ": HTTP " + status : "")
                 + ": " + detail, e);
     }

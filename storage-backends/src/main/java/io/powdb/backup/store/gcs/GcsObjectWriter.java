@@ -128,8 +128,9 @@ final class GcsObjectWriter implements BlobWriter {
                 channel.close(); // sends the last chunk with the total size: this is what makes the object visible
             }
         } catch (IOException | RuntimeException e) {
-            if (mode == WriteMode.CREATE_NEW && GcsErrors.status(e) == 412 && isOwnWrite()) {
-                // An earlier attempt created the object, but its response was lost and the client retried.
+            // An earlier attempt may have made the object while its answer was lost: the client's retry then
+            // met it (412), or the answer broke off and could not be read. The object carries this writer's id.
+            if (madeByThisWriter(e)) {
                 return new BlobInfo(key, written, null);
             }
             throw failure("committing", e);
@@ -138,6 +139,15 @@ final class GcsObjectWriter implements BlobWriter {
             channel = null;
         }
         return new BlobInfo(key, written, null);
+    }
+
+    private boolean madeByThisWriter(Throwable failure) {
+        try {
+            return isOwnWrite();
+        } catch (IOException | RuntimeException check) {
+            failure.addSuppressed(check);
+            return false;
+        }
     }
 
     private boolean isOwnWrite() throws IOException {

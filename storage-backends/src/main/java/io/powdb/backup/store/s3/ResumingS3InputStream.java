@@ -24,11 +24,19 @@ final class ResumingS3InputStream extends InputStream {
 
     private final S3BlobStore store;
     private final String key;
-    private final String etag;
+    /** The ETag reads are pinned to: the first response's, or, if that one's headers were cut, the next one's. */
+    private String etag;
     /** Absolute offset of the next byte to return. */
     private long position;
-    /** Absolute end offset (exclusive) of what this stream returns. */
-    private final long end;
+    /** The end the caller asked for (exclusive; Long.MAX_VALUE for the whole object). */
+    private final long requestedEnd;
+    /**
+     * Absolute end offset (exclusive) of what this stream returns. It comes from a response's headers, which
+     * can be cut short without the HTTP client noticing (a Content-Length of "10" for 100000): it is only
+     * trusted once that response has delivered a byte of its body, and until then each new response sets it.
+     */
+    private long end;
+    private boolean endConfirmed;
     private ResponseInputStream<GetObjectResponse> body;
     /** Bytes the current response still owes, from its Content-Length. */
     private long bodyRemaining;
@@ -42,6 +50,7 @@ final class ResumingS3InputStream extends InputStream {
         this.position = offset;
         GetObjectResponse response = first.response();
         this.etag = response.eTag();
+        this.requestedEnd = requestedEnd;
         this.end = Math.min(requestedEnd, objectSize(response, offset));
         this.body = first;
         this.bodyRemaining = response.contentLength() == null ? end - offset : response.contentLength();
@@ -75,10 +84,14 @@ final class ResumingS3InputStream extends InputStream {
         if (len == 0) {
             return 0;
         }
-        if (position >= end) {
-            return -1;
-        }
         while (true) {
+            if (position >= end) {
+                if (endConfirmed || end == 0) {
+                    return -1; // a size of "0" cannot be a longer one cut short
+                }
+                // The response that set the end delivered nothing: its headers were cut short, so is the end.
+                recoverFrom(new EOFException("a response put the end of the object at byte " + end));
+            }
             if (body == null) {
                 reopen();
             }
@@ -88,6 +101,7 @@ final class ResumingS3InputStream extends InputStream {
                     position += n;
                     bodyRemaining -= n;
                     failuresWithoutProgress = 0;
+                    endConfirmed = true;
                     return n;
                 }
                 throw new EOFException("connection closed " + bodyRemaining + " bytes before the end of the response");
@@ -115,12 +129,19 @@ final class ResumingS3InputStream extends InputStream {
 
     private void reopen() throws IOException {
         try {
-            body = store.get(key, position, end, etag);
+            body = store.get(key, position, endConfirmed ? end : requestedEnd, etag);
         } catch (SdkException e) {
             if (S3Errors.status(e) == 412) {
                 throw new IOException(store.location() + "/" + key + " was replaced while being read", e);
             }
             throw S3Errors.translate("GET (resuming at byte " + position + ")", store.config().bucket(), key, e);
+        }
+        if (!endConfirmed) {
+            // Nothing arrived yet from the responses so far: their headers may have been cut short.
+            end = Math.min(requestedEnd, objectSize(body.response(), position));
+            if (etag == null) {
+                etag = body.response().eTag();
+            }
         }
         Long length = body.response().contentLength();
         bodyRemaining = length == null ? end - position : length;

@@ -96,12 +96,14 @@ public final class S3BlobStore implements BlobStore {
                         .maxConnections(Math.max(50, config.partsInFlight() * 8))
                         .connectionTimeout(Duration.ofSeconds(10))
                         // A read that stalls this long is treated as broken: the SDK retries, readers resume.
-                        .socketTimeout(Duration.ofSeconds(60))
+                        .socketTimeout(config.socketTimeout())
                         .tcpKeepAlive(true))
                 .credentialsProvider(credentials)
                 .forcePathStyle(config.pathStyle())
                 .overrideConfiguration(o -> {
                     o.retryStrategy(retryStrategy(config.maxAttempts()));
+                    // Responses cut short by a dropped connection are retried, not half-used.
+                    o.addExecutionInterceptor(new BrokenResponseCheck());
                     interceptors.forEach(o::addExecutionInterceptor);
                 });
         if (config.endpoint() != null) {
@@ -216,10 +218,34 @@ public final class S3BlobStore implements BlobStore {
         return InputStream.nullInputStream();
     }
 
+    /**
+     * A one-byte ranged GET rather than a HEAD. The HTTP client takes a connection that closes inside a
+     * response head for the end of the head, so a HEAD's Content-Length can be cut short ("10" for 100000)
+     * with nothing to tell; a byte of body after the head proves the head whole (a cut one brings no body,
+     * and the SDK retries). On S3 a GET costs what a HEAD costs.
+     */
     @Override
     public Optional<BlobInfo> stat(String key) throws IOException {
         BlobKeys.validate(key);
-        return head(key).map(h -> new BlobInfo(key, h.contentLength(), h.lastModified()));
+        GetObjectResponse response;
+        try {
+            response = s3.getObjectAsBytes(r -> r.bucket(config.bucket()).key(key).range("bytes=0-0")).response();
+        } catch (SdkException e) {
+            int status = S3Errors.status(e);
+            if (status == 404 && !"NoSuchBucket".equals(S3Errors.errorCode(e))) {
+                return Optional.empty();
+            }
+            if (status == 416) {
+                // Only an empty object has no byte 0; the HEAD is for its time.
+                return head(key).map(h -> new BlobInfo(key, 0, h.lastModified()));
+            }
+            throw S3Errors.translate("GET (size)", config.bucket(), key, e);
+        }
+        String range = response.contentRange();
+        int slash = range == null ? -1 : range.lastIndexOf('/');
+        long size = slash >= 0 && !range.endsWith("*") ? Long.parseLong(range.substring(slash + 1).trim())
+                : response.contentLength(); // a store that ignores Range sent the whole object
+        return Optional.of(new BlobInfo(key, size, response.lastModified()));
     }
 
     Optional<HeadObjectResponse> head(String key) throws IOException {

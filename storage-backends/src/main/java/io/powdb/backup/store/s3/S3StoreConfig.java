@@ -4,6 +4,7 @@ import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.services.s3.model.StorageClass;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -25,6 +26,8 @@ import java.util.Objects;
  * @param checksums         send CRC32C checksums with every upload; turn off only for stores that reject them
  * @param maxAttempts       attempts per request (first try included) on throttling, 5xx and network errors
  * @param readResumes       how often a read that breaks mid-body may resume without making progress
+ * @param socketTimeout     how long a request may wait for the store to send data before the attempt counts as
+ *                          failed (the SDK retries it, a read resumes); default 60 s
  * @param credentials       explicit credentials, or null for the SDK's default chain (env, system properties,
  *                          web identity, profile, container and instance roles)
  */
@@ -42,10 +45,12 @@ public record S3StoreConfig(
         boolean checksums,
         int maxAttempts,
         int readResumes,
+        Duration socketTimeout,
         AwsCredentialsProvider credentials) {
 
     public static final long MIN_PART_SIZE = 5L * 1024 * 1024;
     public static final long DEFAULT_PART_SIZE = 16L * 1024 * 1024;
+    public static final Duration DEFAULT_SOCKET_TIMEOUT = Duration.ofSeconds(60);
 
     /** Server-side encryption of new objects. */
     public enum Encryption {
@@ -99,6 +104,10 @@ public record S3StoreConfig(
         if (partsInFlight < 1 || maxAttempts < 1 || readResumes < 0) {
             throw new IllegalArgumentException("partsInFlight and maxAttempts must be positive, readResumes not negative");
         }
+        socketTimeout = socketTimeout == null ? DEFAULT_SOCKET_TIMEOUT : socketTimeout;
+        if (socketTimeout.isNegative() || socketTimeout.isZero()) {
+            throw new IllegalArgumentException("S3 socket timeout must be positive, not " + socketTimeout);
+        }
     }
 
     public static Builder builder(String bucket) {
@@ -119,6 +128,7 @@ public record S3StoreConfig(
         b.checksums = checksums;
         b.maxAttempts = maxAttempts;
         b.readResumes = readResumes;
+        b.socketTimeout = socketTimeout;
         b.credentials = credentials;
         return b;
     }
@@ -131,6 +141,7 @@ public record S3StoreConfig(
                 + ", kmsKeyId=" + (kmsKeyId == null ? "default" : "set") + ", partSize=" + partSize
                 + ", partsInFlight=" + partsInFlight + ", conditionalCreate=" + conditionalCreate
                 + ", checksums=" + checksums + ", maxAttempts=" + maxAttempts + ", readResumes=" + readResumes
+                + ", socketTimeout=" + socketTimeout
                 + ", credentials=" + (credentials == null ? "default chain" : "explicit") + "]";
     }
 
@@ -149,6 +160,7 @@ public record S3StoreConfig(
         private boolean checksums = true;
         private int maxAttempts = 10;
         private int readResumes = 5;
+        private Duration socketTimeout = DEFAULT_SOCKET_TIMEOUT;
         private AwsCredentialsProvider credentials;
 
         private Builder(String bucket) {
@@ -211,6 +223,11 @@ public record S3StoreConfig(
             return this;
         }
 
+        public Builder socketTimeout(Duration socketTimeout) {
+            this.socketTimeout = socketTimeout;
+            return this;
+        }
+
         public Builder credentials(AwsCredentialsProvider credentials) {
             this.credentials = credentials;
             return this;
@@ -218,7 +235,8 @@ public record S3StoreConfig(
 
         public S3StoreConfig build() {
             return new S3StoreConfig(bucket, endpoint, region, pathStyle, storageClass, encryption, kmsKeyId,
-                    partSize, partsInFlight, conditionalCreate, checksums, maxAttempts, readResumes, credentials);
+                    partSize, partsInFlight, conditionalCreate, checksums, maxAttempts, readResumes, socketTimeout,
+                    credentials);
         }
     }
 }

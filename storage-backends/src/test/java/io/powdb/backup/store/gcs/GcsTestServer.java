@@ -94,6 +94,8 @@ public final class GcsTestServer implements AutoCloseable {
     private final Object lock = new Object();
     private final Map<String, TreeMap<String, StoredObject>> buckets = new HashMap<>();
     private final Map<String, Session> sessions = new HashMap<>();
+    /** Finalised sessions: GCS answers a retried final request of a finished upload with the object it made. */
+    private final Map<String, StoredObject> finishedSessions = new HashMap<>();
     private final AtomicLong generations = new AtomicLong(1_700_000_000_000_000L);
     private final AtomicInteger failuresToInject = new AtomicInteger();
     private volatile int injectedStatus;
@@ -338,7 +340,10 @@ public final class GcsTestServer implements AutoCloseable {
                     String id = UUID.randomUUID().toString();
                     sessions.put(id, new Session(bucket, name, contentTypeOf(resource, "application/octet-stream"),
                             metadataOf(resource), ifGenerationMatch));
-                    exchange.getResponseHeaders().set("Location", endpoint() + "/upload/storage/v1/b/" + bucket
+                    // Like GCS, the session URL names the host the client asked (a proxy in front stays in front).
+                    String host = exchange.getRequestHeaders().getFirst("Host");
+                    String base = host == null ? endpoint() : "http://" + host;
+                    exchange.getResponseHeaders().set("Location", base + "/upload/storage/v1/b/" + bucket
                             + "/o?uploadType=resumable&upload_id=" + id);
                 }
                 exchange.sendResponseHeaders(200, -1);
@@ -361,34 +366,42 @@ public final class GcsTestServer implements AutoCloseable {
         synchronized (lock) {
             Session session = sessions.get(id);
             if (session == null) {
-                throw new ApiError(404, "no upload session " + id);
-            }
-            if (range.group(2) != null) {
-                long first = Long.parseLong(range.group(2));
-                long last = Long.parseLong(range.group(3));
-                if (last - first + 1 != body.length) {
-                    throw new ApiError(400, "Content-Range " + header + " does not match a body of " + body.length + " bytes");
+                // A retry of the request that finalised the upload, whose answer was lost: GCS answers it with
+                // the object the upload made.
+                finished = finishedSessions.get(id);
+                if (finished == null) {
+                    throw new ApiError(404, "no upload session " + id);
                 }
-                long have = session.data.size();
-                if (first > have) {
-                    throw new ApiError(400, "chunk starts at " + first + " but only " + have + " bytes were received");
+                received = finished.data().length;
+            } else {
+                if (range.group(2) != null) {
+                    long first = Long.parseLong(range.group(2));
+                    long last = Long.parseLong(range.group(3));
+                    if (last - first + 1 != body.length) {
+                        throw new ApiError(400, "Content-Range " + header + " does not match a body of " + body.length + " bytes");
+                    }
+                    long have = session.data.size();
+                    if (first > have) {
+                        throw new ApiError(400, "chunk starts at " + first + " but only " + have + " bytes were received");
+                    }
+                    // A retried chunk may overlap bytes already received: keep only what is new.
+                    int skip = (int) (have - first);
+                    if (skip < body.length) {
+                        session.data.write(body, skip, body.length - skip);
+                    }
                 }
-                // A retried chunk may overlap bytes already received: keep only what is new.
-                int skip = (int) (have - first);
-                if (skip < body.length) {
-                    session.data.write(body, skip, body.length - skip);
-                }
-            }
-            received = session.data.size();
-            finished = null;
-            if (!range.group(4).equals("*")) {
-                long total = Long.parseLong(range.group(4));
-                if (received == total) {
-                    sessions.remove(id);
-                    finished = store(session.bucket, session.name, session.contentType, session.metadata,
-                            session.data.toByteArray(), session.ifGenerationMatch);
-                } else if (received > total) {
-                    throw new ApiError(400, "received " + received + " bytes for an object of " + total);
+                received = session.data.size();
+                finished = null;
+                if (!range.group(4).equals("*")) {
+                    long total = Long.parseLong(range.group(4));
+                    if (received == total) {
+                        sessions.remove(id);
+                        finished = store(session.bucket, session.name, session.contentType, session.metadata,
+                                session.data.toByteArray(), session.ifGenerationMatch);
+                        finishedSessions.put(id, finished);
+                    } else if (received > total) {
+                        throw new ApiError(400, "received " + received + " bytes for an object of " + total);
+                    }
                 }
             }
         }

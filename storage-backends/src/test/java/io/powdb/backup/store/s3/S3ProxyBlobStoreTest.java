@@ -21,6 +21,8 @@ import software.amazon.awssdk.services.s3.model.UploadPartRequest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -209,6 +211,77 @@ class S3ProxyBlobStoreTest extends BlobStoreContractTest {
             int length = 2_000_000;
             assertArrayEquals(Arrays.copyOfRange(data, offset, offset + length), readAll(viaProxy.openRange(key, offset, length)));
             assertEquals(1, proxy.cuts());
+        }
+    }
+
+    /**
+     * The HTTP client takes a connection that closes inside a response head for the end of the head, and
+     * S3 (like S3Proxy) sends Content-Length last. A cut there once gave a listing with no entries, a stat
+     * without a size (NullPointerException) or with a wrong one ("1000" for 100000), a read that ended early
+     * without an error, and a multipart upload that could not complete. Each must now be retried, and a
+     * listing whose body breaks likewise.
+     */
+    @Test
+    void aResponseCutInsideItsHeadIsRetriedNotHalfUsed() throws IOException {
+        byte[] data = randomBytes(100_000, 26);
+        String key = prefix + "cut-heads/object";
+        store.putBytes(key, data, WriteMode.CREATE_NEW);
+        store.putBytes(prefix + "cut-heads/other", new byte[] {1}, WriteMode.CREATE_NEW);
+        List<FaultInjectingTcpProxy.Fault> faults = new ArrayList<>();
+        for (long bytesShort : new long[] {1, 5, 7, 9, 20, 40}) {
+            faults.add(FaultInjectingTcpProxy.Fault.cutResponseHeadShort(bytesShort));
+        }
+        faults.add(FaultInjectingTcpProxy.Fault.cutResponse(0));
+        faults.add(FaultInjectingTcpProxy.Fault.cutResponse(30));
+        AtomicInteger puts = new AtomicInteger();
+        try (FaultInjectingTcpProxy proxy = new FaultInjectingTcpProxy(server.endpoint(), FaultInjectingTcpProxy.Dialect.S3);
+             S3BlobStore viaProxy = new S3BlobStore(server.config().endpoint(proxy.endpoint()).maxAttempts(3).build())) {
+            for (FaultInjectingTcpProxy.Fault fault : faults) {
+                FaultInjectingTcpProxy.Rule rule = proxy.inject(fault, 1, Duration.ofSeconds(30),
+                        r -> r.method().equals("GET") && !r.target().contains("list-type"));
+                assertEquals(data.length, viaProxy.stat(key).orElseThrow().size(), fault + "\n" + proxy.describeInjected());
+                assertEquals(1, rule.fired(), proxy.describeInjected());
+                rule = proxy.inject(fault, 1, Duration.ofSeconds(30), r -> r.method().equals("GET"));
+                assertArrayEquals(data, readAll(viaProxy.open(key)), fault + "\n" + proxy.describeInjected());
+                assertEquals(1, rule.fired(), proxy.describeInjected());
+                rule = proxy.inject(fault, 1, Duration.ofSeconds(30), r -> r.target().contains("list-type"));
+                assertEquals(2 + puts.get(), viaProxy.list(prefix + "cut-heads/", null, 100).size(), fault + "\n" + proxy.describeInjected());
+                assertEquals(1, rule.fired(), proxy.describeInjected());
+                rule = proxy.inject(fault, 1, Duration.ofSeconds(30), r -> r.method().equals("PUT"));
+                String put = prefix + "cut-heads/put-" + puts.incrementAndGet();
+                viaProxy.putBytes(put, data, WriteMode.CREATE_NEW);
+                assertArrayEquals(data, read(put), fault.toString());
+                assertEquals(1, rule.fired(), proxy.describeInjected());
+            }
+            FaultInjectingTcpProxy.Rule part = proxy.inject(FaultInjectingTcpProxy.Fault.cutResponseHeadShort(30), 1,
+                    Duration.ofSeconds(30), r -> r.target().contains("partNumber="));
+            byte[] large = randomBytes(PART + 100, 27);
+            viaProxy.putBytes(prefix + "cut-heads/multipart", large, WriteMode.CREATE_NEW);
+            assertArrayEquals(large, read(prefix + "cut-heads/multipart"));
+            assertEquals(1, part.fired(), proxy.describeInjected());
+            FaultInjectingTcpProxy.Rule listBody = proxy.inject(FaultInjectingTcpProxy.Fault.cutResponseBody(100), 1,
+                    Duration.ofSeconds(30), r -> r.target().contains("list-type"));
+            assertEquals(3 + puts.get(), viaProxy.list(prefix + "cut-heads/", null, 100).size());
+            assertEquals(1, listBody.fired(), proxy.describeInjected());
+        }
+    }
+
+    /** A stall longer than the socket timeout costs one timeout per attempt, not the 60 s default. */
+    @Test
+    void stallsAreCutShortByTheSocketTimeoutAndRetried() throws IOException {
+        byte[] data = randomBytes(300_000, 28);
+        String key = prefix + "stalled";
+        try (FaultInjectingTcpProxy proxy = new FaultInjectingTcpProxy(server.endpoint(), FaultInjectingTcpProxy.Dialect.S3);
+             S3BlobStore viaProxy = new S3BlobStore(server.config().endpoint(proxy.endpoint())
+                     .socketTimeout(Duration.ofMillis(500)).build())) {
+            proxy.inject(FaultInjectingTcpProxy.Fault.stall(Duration.ofSeconds(30)), 1);
+            long start = System.nanoTime();
+            viaProxy.putBytes(key, data, WriteMode.CREATE_NEW);
+            proxy.inject(FaultInjectingTcpProxy.Fault.stallResponseBody(100_000, Duration.ofSeconds(30)), 1);
+            assertArrayEquals(data, readAll(viaProxy.open(key)));
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertEquals(2, proxy.injected().size(), proxy.describeInjected());
+            assertTrue(millis >= 1000 && millis < 10_000, "took " + millis + " ms");
         }
     }
 
