@@ -3,6 +3,7 @@ package io.powdb.backup.backup;
 import io.powdb.backup.format.DataDirectory;
 import io.powdb.backup.format.DataFile;
 import io.powdb.backup.format.FileKind;
+import io.powdb.backup.format.HeapPage;
 import io.powdb.backup.format.PowDbFiles;
 import io.powdb.backup.format.SourceException;
 import io.powdb.backup.integrity.Blake3;
@@ -161,6 +162,7 @@ public final class BackupService {
         long pagesChanged = 0;
         long badCrc = 0;
         boolean lsnWentBack = false;
+        Map<String, Long> digests = new HashMap<>();
         HeapCapture heaps = new HeapCapture(session, wal);
         for (DataFile file : dir.files()) {
             FileEntry previous = referenceFiles.get(file.name());
@@ -168,6 +170,7 @@ public final class BackupService {
                 HeapCapture.Result result = captureHeap(heaps, file, previous != null && previous.isHeap() ? previous : null,
                         full, options.tempDir());
                 files.add(result.entry());
+                digests.put(file.name(), result.contentDigest());
                 pagesScanned += result.entry().pages();
                 pagesChanged += result.entry().changedPages();
                 badCrc += result.pagesWithBadCrc();
@@ -200,9 +203,25 @@ public final class BackupService {
                 throw new CaptureRace("files were created or removed during the capture");
             }
             if (wal.emptyAtStart() && !wal.sawRecords()) {
+                // The WAL looked empty at every poll, but a write and a checkpoint can both fall between two
+                // polls, and file times move in coarse ticks: only reading the pages again proves that none
+                // changed, and so that this is one quiescent state.
                 Optional<String> change = dir.changedSince();
+                if (change.isEmpty()) {
+                    for (DataFile file : dir.files()) {
+                        if (file.kind() == FileKind.HEAP
+                                && HeapCapture.digest(file, file.size() / HeapPage.SIZE) != digests.get(file.name())) {
+                            change = Optional.of(file.name() + " changed");
+                            break;
+                        }
+                    }
+                }
+                wal.poll();
+                if (change.isEmpty() && (wal.sawRecords() || wal.broken().isPresent())) {
+                    change = Optional.of("wal.log received records");
+                }
                 if (change.isPresent()) {
-                    throw new CaptureRace(change.get() + " while wal.log stayed empty");
+                    throw new CaptureRace(change.get() + " while wal.log looked empty");
                 }
             } else {
                 consistency = Manifest.CRASH_CONSISTENT;
@@ -250,7 +269,7 @@ public final class BackupService {
                 base == null ? id.toString() : base.chain(),
                 history, forkedFrom, consistency, sourceLsn, maxPageLsn, walEndLsn, id.created().toString(),
                 Version.current(),
-                io.powdb.backup.format.HeapPage.SIZE, files, removed, stats);
+                HeapPage.SIZE, files, removed, stats);
         manifest.validate();
         publish(manifest, warnings);
         return new BackupResult(manifest, base == null ? null : base.sourceLsn(), dir.skipped(), warnings);

@@ -25,7 +25,7 @@ final class HeapCapture {
     private static final int PAGES_PER_READ = 256;
 
     /** What capturing one heap produced. */
-    record Result(FileEntry entry, long pagesWithBadCrc, boolean lsnWentBack) {
+    record Result(FileEntry entry, long pagesWithBadCrc, boolean lsnWentBack, long contentDigest) {
     }
 
     private final BackupSession session;
@@ -77,6 +77,7 @@ final class HeapCapture {
             }
             ByteBuffer buffer = ByteBuffer.allocate(PAGES_PER_READ * HeapPage.SIZE);
             byte[] bytes = buffer.array();
+            PageDigest digest = new PageDigest();
             long maxLsn = 0;
             long changed = 0;
             long badCrc = 0;
@@ -99,6 +100,7 @@ final class HeapCapture {
                         maxLsn = lsn;
                     }
                     map.add(lsn, fingerprint);
+                    digest.add(lsn, fingerprint);
                     boolean known = page < basePages;
                     if (known && Long.compareUnsigned(lsn, baseMap.lsn(page)) < 0) {
                         // Within one history a page's LSN never goes back: the database was restored to an
@@ -142,7 +144,46 @@ final class HeapCapture {
             } else {
                 mapRef = mapObject.commit(ObjectRef.PAGE_MAP);
             }
-            return new Result(FileEntry.heap(file.name(), pages, maxLsn, mapRef, sources, changed), badCrc, lsnWentBack);
+            return new Result(FileEntry.heap(file.name(), pages, maxLsn, mapRef, sources, changed), badCrc, lsnWentBack,
+                    digest.value());
+        }
+    }
+
+    /**
+     * Reads the first {@code pages} pages of a heap again and returns the same digest {@link #capture} gave:
+     * equal digests mean no page's LSN or content changed in between.
+     */
+    static long digest(DataFile file, long pages) throws IOException {
+        PageDigest digest = new PageDigest();
+        try (FileChannel channel = FileChannel.open(file.path(), StandardOpenOption.READ)) {
+            ByteBuffer buffer = ByteBuffer.allocate(PAGES_PER_READ * HeapPage.SIZE);
+            byte[] bytes = buffer.array();
+            for (long page = 0; page < pages; ) {
+                int batch = (int) Math.min(PAGES_PER_READ, pages - page);
+                readFully(channel, buffer, page * HeapPage.SIZE, batch * HeapPage.SIZE, file, true);
+                for (int i = 0; i < batch; i++, page++) {
+                    digest.add(HeapPage.lsn(bytes, i * HeapPage.SIZE), HeapPage.fingerprint(bytes, i * HeapPage.SIZE));
+                }
+            }
+        }
+        return digest.value();
+    }
+
+    /** A running CRC32C of every page's LSN and fingerprint. */
+    private static final class PageDigest {
+        private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        private final ByteBuffer entry = ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        private long pages;
+
+        void add(long lsn, int fingerprint) {
+            entry.clear();
+            entry.putLong(lsn).putInt(fingerprint);
+            crc.update(entry.array());
+            pages++;
+        }
+
+        long value() {
+            return crc.getValue() ^ (pages << 32);
         }
     }
 

@@ -36,6 +36,8 @@ final class WalCapture implements AutoCloseable {
     private long generationFileBase;
     private long currentGeneration = -1;
     private long stableSpoolLength;
+    /** A generation ended and the next has not shown its first record: continuity is not yet judged. */
+    private boolean awaitingGeneration;
     private OptionalLong stableLsn = OptionalLong.empty();
 
     WalCapture(Path wal, Path spoolFile) throws IOException {
@@ -68,6 +70,10 @@ final class WalCapture implements AutoCloseable {
             // Uncommitted records of the ended generation are abandoned; committed ones stay.
             spool.truncate(stableSpoolLength);
             generationSpoolBase = -1;
+            awaitingGeneration = true;
+        }
+        if (poll.generationStart().isPresent()) {
+            awaitingGeneration = false;
         }
         if (poll.rollback().isPresent() && generationSpoolBase >= 0) {
             long cut = generationSpoolBase + (poll.rollback().get().newEndOffset() - generationFileBase);
@@ -109,8 +115,17 @@ final class WalCapture implements AutoCloseable {
         }
     }
 
-    /** Why the copy of the WAL cannot be trusted, or empty when it can. */
+    /**
+     * Why the copy of the WAL cannot be trusted, or empty when it can. Asked at the end of a capture, a WAL
+     * truncated since the last record seen counts too: until the next generation's first record shows whether
+     * its LSN follows on, records written and checkpointed away in between cannot be ruled out, and the
+     * pages read may hold their changes.
+     */
     Optional<String> broken() {
+        if (broken == null && awaitingGeneration) {
+            return Optional.of("wal.log was truncated (a checkpoint or restart) at the end of the capture, so "
+                    + "whether records were missed cannot be told yet");
+        }
         return Optional.ofNullable(broken);
     }
 
