@@ -117,6 +117,30 @@ class LiveBackupTest extends BackupTestSupport {
     }
 
     @Test
+    void aServerRestartDuringTheCaptureIsDetectedAndTheCaptureRetried() throws IOException {
+        db.createTable("t", 30);
+        db.checkpoint();
+        db.updatePages("t", 1, 2);
+        AtomicInteger restarts = new AtomicInteger();
+        // PowDB restarts mid-capture: recovery replays and truncates the WAL, and the LSN counter is derived
+        // again from the pages (0.4.x reuses the last commit's LSN), then the server writes on.
+        BackupOptions restarting = options().withProgress((phase, done, total) -> {
+            if (restarts.getAndIncrement() == 0) {
+                try {
+                    db = PowDbFixture.open(db.dir(), db.version(), 99);
+                    db.updatePages("t", 5);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
+        });
+        BackupResult result = liveBackup(restarting);
+        assertTrue(result.warnings().stream().anyMatch(w -> w.contains("captured again")), result.warnings().toString());
+        Path restored = restore(new RestorePoint.Latest());
+        PowDbFixture.assertSameDatabase(recovered(db.dir(), "source"), recovered(restored, "restored"), true);
+    }
+
+    @Test
     void aDatabaseThatNeverHoldsStillGetsAClearErrorAndLeavesNothing() throws IOException {
         db.createTable("t", 10);
         db.checkpoint();
