@@ -32,6 +32,14 @@ public final class BlobKeys {
         return key;
     }
 
+    /** Checks a key and a byte range of the object it names, as every store's ranged read takes them. */
+    public static void validateRange(String key, long offset, long length) {
+        validate(key);
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("negative range " + offset + "+" + length + " for " + key);
+        }
+    }
+
     /** A prefix is a key or a key followed by '/', or empty for everything. */
     public static String validatePrefix(String prefix) {
         if (prefix == null || prefix.isEmpty()) {

@@ -41,7 +41,9 @@ public interface BlobStore extends Closeable {
      *
      * @throws BlobNotFoundException if there is no such object
      */
-    InputStream open(String key) throws IOException;
+    default InputStream open(String key) throws IOException {
+        return openRange(key, 0, Long.MAX_VALUE);
+    }
 
     /**
      * Opens bytes {@code [offset, offset + length)} of an object; fewer when the object ends earlier.

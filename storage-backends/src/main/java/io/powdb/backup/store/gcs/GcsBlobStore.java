@@ -113,16 +113,8 @@ public final class GcsBlobStore implements BlobStore {
     }
 
     @Override
-    public InputStream open(String key) throws IOException {
-        return openRange(key, 0, Long.MAX_VALUE);
-    }
-
-    @Override
     public InputStream openRange(String key, long offset, long length) throws IOException {
-        BlobKeys.validate(key);
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("negative range " + offset + "+" + length + " for " + key);
-        }
+        BlobKeys.validateRange(key, offset, length);
         Blob blob = get(key).orElseThrow(() -> new BlobNotFoundException(location(), key));
         long size = blob.getSize();
         if (offset > size) {

@@ -74,15 +74,8 @@ public final class LocalBlobStore implements BlobStore {
     }
 
     @Override
-    public InputStream open(String key) throws IOException {
-        return openRange(key, 0, Long.MAX_VALUE);
-    }
-
-    @Override
     public InputStream openRange(String key, long offset, long length) throws IOException {
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("negative range " + offset + "+" + length + " for " + key);
-        }
+        BlobKeys.validateRange(key, offset, length);
         Path path = pathOf(key);
         FileChannel channel;
         try {

@@ -173,16 +173,8 @@ public final class S3BlobStore implements BlobStore {
     }
 
     @Override
-    public InputStream open(String key) throws IOException {
-        return openRange(key, 0, Long.MAX_VALUE);
-    }
-
-    @Override
     public InputStream openRange(String key, long offset, long length) throws IOException {
-        BlobKeys.validate(key);
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("negative range " + offset + "+" + length + " for " + key);
-        }
+        BlobKeys.validateRange(key, offset, length);
         long end = length > Long.MAX_VALUE - offset ? Long.MAX_VALUE : offset + length;
         if (offset == end) {
             return emptyRangeAt(key, offset);
