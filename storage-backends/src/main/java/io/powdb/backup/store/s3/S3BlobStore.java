@@ -4,6 +4,7 @@ import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.store.BlobKeys;
 import io.powdb.backup.store.BlobNotFoundException;
 import io.powdb.backup.store.BlobStore;
+import io.powdb.backup.store.ParallelRangedInputStream;
 import io.powdb.backup.store.BlobWriter;
 import io.powdb.backup.store.WriteMode;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
@@ -63,6 +64,10 @@ public final class S3BlobStore implements BlobStore {
     private final S3Client s3;
     private final AutoCloseable ownedCredentials;
     private final ExecutorService partUploads;
+    /** Reads of at least this many bytes go as ranged GETs in parallel, this big, this many at once. */
+    static final long PARALLEL_READ_MIN_BYTES = 16L << 20;
+    static final int PARALLEL_READ_CHUNK = 4 << 20;
+    static final int PARALLEL_READS = 4;
 
     public S3BlobStore(S3StoreConfig config) {
         this(config, List.of());
@@ -188,7 +193,43 @@ public final class S3BlobStore implements BlobStore {
             }
             throw S3Errors.translate("GET", config.bucket(), key, e);
         }
-        return new ResumingS3InputStream(this, key, offset, end, first);
+        long objectSize = objectSize(first.response());
+        long realEnd = objectSize < 0 ? end : Math.min(end, objectSize);
+        if (objectSize < 0 || realEnd - offset < PARALLEL_READ_MIN_BYTES) {
+            return new ResumingS3InputStream(this, key, offset, end, first);
+        }
+        // Large: the first response serves the first chunk, the rest is fetched by ranged GETs in parallel,
+        // all pinned to the same ETag so no chunk comes from another version of the object.
+        String etag = first.response().eTag();
+        return new ParallelRangedInputStream((chunkOffset, chunkLength) -> {
+            long chunkEnd = chunkOffset + chunkLength;
+            if (chunkOffset == offset) {
+                return new ResumingS3InputStream(this, key, offset, chunkEnd, first);
+            }
+            try {
+                return new ResumingS3InputStream(this, key, chunkOffset, chunkEnd, get(key, chunkOffset, chunkEnd, etag));
+            } catch (SdkException e) {
+                throw S3Errors.translate("GET", config.bucket(), key, e);
+            }
+        }, location() + "/" + key, offset, realEnd - offset, PARALLEL_READ_CHUNK, PARALLEL_READS, partUploads);
+    }
+
+    /** The whole object's size from a (ranged) GET's Content-Range or Content-Length; -1 when neither says. */
+    private static long objectSize(GetObjectResponse response) {
+        String range = response.contentRange();
+        if (range != null) {
+            int slash = range.lastIndexOf('/');
+            if (slash >= 0 && !range.endsWith("*")) {
+                try {
+                    return Long.parseLong(range.substring(slash + 1).trim());
+                } catch (NumberFormatException e) {
+                    return -1;
+                }
+            }
+            return -1;
+        }
+        Long length = response.contentLength();
+        return length == null ? -1 : length;
     }
 
     /** A GET of bytes {@code [offset, end)} ({@code end} may be Long.MAX_VALUE), pinned to an ETag if given. */

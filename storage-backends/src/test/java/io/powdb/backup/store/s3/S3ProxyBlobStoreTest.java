@@ -62,6 +62,26 @@ class S3ProxyBlobStoreTest extends BlobStoreContractTest {
         return 2 * PART + 12345;
     }
 
+    @Test
+    void largeReadsGoAsParallelRangedGetsAndReturnExactlyTheRange() throws IOException {
+        String key = prefix + "parallel.bin";
+        int size = (int) S3BlobStore.PARALLEL_READ_MIN_BYTES + 5 * S3BlobStore.PARALLEL_READ_CHUNK / 2 + 777;
+        byte[] data = randomBytes(size, 11);
+        store.putBytes(key, data, WriteMode.CREATE_NEW);
+        try (InputStream in = store.open(key)) {
+            assertTrue(in instanceof io.powdb.backup.store.ParallelRangedInputStream, in.getClass().getName());
+            assertArrayEquals(data, in.readAllBytes());
+        }
+        int offset = S3BlobStore.PARALLEL_READ_CHUNK - 5;
+        int length = size - offset - 1000;
+        try (InputStream in = store.openRange(key, offset, length)) {
+            assertArrayEquals(Arrays.copyOfRange(data, offset, offset + length), in.readAllBytes());
+        }
+        try (InputStream in = store.openRange(key, 100, Long.MAX_VALUE)) {
+            assertArrayEquals(Arrays.copyOfRange(data, 100, size), in.readAllBytes());
+        }
+    }
+
     private List<MultipartUpload> uploadsInProgress(String keyPrefix) {
         return server.admin().listMultipartUploads(r -> r.bucket(S3ProxyServer.BUCKET).prefix(keyPrefix)).uploads();
     }
