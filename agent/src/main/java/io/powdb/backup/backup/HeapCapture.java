@@ -86,7 +86,11 @@ final class HeapCapture {
                 int batch = (int) Math.min(PAGES_PER_READ, pages - page);
                 readFully(channel, buffer, page * HeapPage.SIZE, batch * HeapPage.SIZE, file, wal != null);
                 if (torn != null) {
-                    torn.settle(channel, bytes, page * HeapPage.SIZE, batch);
+                    // From an empty WAL any write during the capture already forces another attempt (records
+                    // appear, or the final re-read finds a changed page): pages need no torn-read check then.
+                    if (!wal.emptyAtStart()) {
+                        torn.settle(channel, bytes, page * HeapPage.SIZE, batch);
+                    }
                     wal.poll();
                 }
                 for (int i = 0; i < batch; i++, page++) {
