@@ -6,7 +6,7 @@ import io.powdb.backup.format.FileKind;
 import io.powdb.backup.format.HeapPage;
 import io.powdb.backup.format.PowDbFiles;
 import io.powdb.backup.format.SourceException;
-import io.powdb.backup.integrity.Blake3;
+import io.powdb.backup.integrity.HashingInputStream;
 import io.powdb.backup.repo.BackupCatalog;
 import io.powdb.backup.repo.BackupId;
 import io.powdb.backup.repo.BackupStats;
@@ -18,8 +18,10 @@ import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.Version;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -157,7 +159,7 @@ public final class BackupService {
             reference.files().forEach(f -> referenceFiles.put(f.name(), f));
         }
         List<FileEntry> files = new ArrayList<>();
-        long maxLsn = 0;
+        long maxPageLsn = 0;
         long pagesScanned = 0;
         long pagesChanged = 0;
         long badCrc = 0;
@@ -179,8 +181,8 @@ public final class BackupService {
                     warnings.add(file.name() + ": " + result.pagesWithBadCrc() + " pages fail their CRC32 check (the "
                             + "file is damaged on disk); they were backed up exactly as they are");
                 }
-                if (Long.compareUnsigned(result.entry().maxLsn(), maxLsn) > 0) {
-                    maxLsn = result.entry().maxLsn();
+                if (Long.compareUnsigned(result.entry().maxLsn(), maxPageLsn) > 0) {
+                    maxPageLsn = result.entry().maxLsn();
                 }
             } else if (wal == null || file.kind() != FileKind.WAL) {
                 files.add(captureWhole(file, full ? null : previous, session, wal != null));
@@ -233,8 +235,7 @@ public final class BackupService {
             files.sort(java.util.Comparator.comparing(FileEntry::name));
         }
         long catalogLsn = dir.catalogLsn();
-        long maxPageLsn = maxLsn;
-        long sourceLsn = Long.compareUnsigned(catalogLsn, maxLsn) > 0 ? catalogLsn : maxLsn;
+        long sourceLsn = Long.compareUnsigned(catalogLsn, maxPageLsn) > 0 ? catalogLsn : maxPageLsn;
         if (walEndLsn != null && Long.compareUnsigned(walEndLsn, sourceLsn) > 0) {
             sourceLsn = walEndLsn;
         }
@@ -361,20 +362,16 @@ public final class BackupService {
     private FileEntry captureWal(byte[] header, Path spool, long spooled, FileEntry base, BackupSession session)
             throws IOException {
         long size = header.length + spooled;
-        Blake3 hash = new Blake3().update(header);
-        try (InputStream in = Files.newInputStream(spool)) {
-            byte[] buffer = new byte[1 << 16];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                hash.update(buffer, 0, n);
-            }
+        String blake3;
+        try (HashingInputStream in = new HashingInputStream(walContent(header, spool))) {
+            in.drain();
+            blake3 = in.hex();
         }
-        String blake3 = hash.hex();
         if (base != null && !base.isHeap() && base.size() == size && blake3.equals(base.blake3())) {
             return FileEntry.whole(PowDbFiles.WAL, FileKind.WAL, size, base.object());
         }
         try (PendingObject object = session.newObject(session.dataPrefix() + "files/" + PowDbFiles.WAL);
-             InputStream in = Files.newInputStream(spool)) {
-            object.stream().write(header);
+             InputStream in = walContent(header, spool)) {
             in.transferTo(object.stream());
             ObjectRef ref = object.commit(ObjectRef.RAW);
             if (!ref.blake3().equals(blake3)) {
@@ -384,21 +381,19 @@ public final class BackupService {
         }
     }
 
+    private static InputStream walContent(byte[] header, Path spool) throws IOException {
+        return new SequenceInputStream(new ByteArrayInputStream(header), Files.newInputStream(spool));
+    }
+
     /** @param session counts the bytes read, or null */
     private static String hashFile(DataFile file, BackupSession session) throws IOException {
-        Blake3 hash = new Blake3();
-        byte[] buffer = new byte[1 << 16];
-        long total = 0;
-        try (InputStream in = Files.newInputStream(file.path())) {
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                hash.update(buffer, 0, n);
-                total += n;
+        try (HashingInputStream in = new HashingInputStream(Files.newInputStream(file.path()))) {
+            in.drain();
+            if (session != null) {
+                session.scanned(in.count());
             }
+            return in.hex();
         }
-        if (session != null) {
-            session.scanned(total);
-        }
-        return hash.hex();
     }
 
     private static String newHistoryId() {

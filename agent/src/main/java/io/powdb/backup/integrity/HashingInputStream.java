@@ -33,7 +33,7 @@ public final class HashingInputStream extends FilterInputStream {
     @Override
     public long skip(long n) throws IOException {
         // Skipped bytes must be hashed too, or the check would not cover the whole object.
-        byte[] buffer = new byte[8192];
+        byte[] buffer = new byte[1 << 16];
         long skipped = 0;
         while (skipped < n) {
             int r = read(buffer, 0, (int) Math.min(buffer.length, n - skipped));

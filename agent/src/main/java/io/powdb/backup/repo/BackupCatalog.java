@@ -77,7 +77,6 @@ public final class BackupCatalog {
         }
         String history = manifest(latest.get()).history();
         List<BackupId> candidates = new ArrayList<>(ids);
-        candidates.sort(NEWEST_FIRST);
         if (point instanceof RestorePoint.AtOrBeforeLsn atLsn) {
             // Highest LSN first; within one LSN, the latest taken.
             candidates.sort(Comparator.comparing(BackupId::lsn, Long::compareUnsigned).reversed()
@@ -88,6 +87,7 @@ public final class BackupCatalog {
                 }
             }
         } else if (point instanceof RestorePoint.AtOrBeforeTime atTime) {
+            candidates.sort(NEWEST_FIRST);
             for (BackupId id : candidates) {
                 if (!manifest(id).createdAt().isAfter(atTime.time()) && manifest(id).history().equals(history)) {
                     return manifest(id);
