@@ -771,11 +771,7 @@ class FaultyStoreTest extends BackupTestSupport {
         }
 
         private Path copyOf(Path data, String name) throws IOException {
-            Path copy = Files.createDirectories(dir.resolve("snapshots").resolve(name));
-            for (Map.Entry<String, byte[]> file : PowDbFixture.durableFiles(data, true).entrySet()) {
-                Files.write(copy.resolve(file.getKey()), file.getValue());
-            }
-            return copy;
+            return PowDbFixture.copyDatabase(data, dir.resolve("snapshots").resolve(name));
         }
 
         /** A failure names the store it could not use, so the operator knows where to look. */

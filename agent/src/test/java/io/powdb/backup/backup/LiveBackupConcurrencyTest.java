@@ -110,7 +110,7 @@ class LiveBackupConcurrencyTest extends BackupTestSupport {
 
     /** The writer's state at {@code lsn}: the initial copy with every transaction up to it replayed by redo. */
     private Path stateAt(Path initial, List<WalRecord> archive, long lsn, String name) throws IOException {
-        Path dir = copy(initial, "expected-" + name);
+        Path dir = PowDbFixture.copyDatabase(initial, tmp.resolve("expected").resolve(name));
         ByteArrayOutputStream wal = new ByteArrayOutputStream();
         wal.write(WalWriter.fileHeader());
         // Transactions whose changes are at or below the LSN. A quiescent copy's LSN is its largest page LSN,
@@ -131,17 +131,4 @@ class LiveBackupConcurrencyTest extends BackupTestSupport {
         return dir;
     }
 
-    private Path recovered(Path dir, String name) throws IOException {
-        Path copy = copy(dir, name);
-        PowDbFixture.open(copy, PowDbFixture.Version.V0_5, 1);
-        return copy;
-    }
-
-    private Path copy(Path dir, String name) throws IOException {
-        Path copy = Files.createDirectories(tmp.resolve("copies").resolve(name));
-        for (Map.Entry<String, byte[]> file : PowDbFixture.durableFiles(dir, true).entrySet()) {
-            Files.write(copy.resolve(file.getKey()), file.getValue());
-        }
-        return copy;
-    }
 }

@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -28,16 +27,6 @@ class LiveBackupTest extends BackupTestSupport {
     /** A live backup: the directory as it is, WAL records and all, without a checkpoint first. */
     private BackupResult liveBackup(BackupOptions options) throws IOException {
         return new BackupService(repository).backup(db.dir(), options);
-    }
-
-    /** What PowDB would make of {@code dir} on open: a copy of it, recovered by WAL replay. */
-    private Path recovered(Path dir, String name) throws IOException {
-        Path copy = Files.createDirectories(tmp.resolve("recovered-" + name));
-        for (Map.Entry<String, byte[]> file : PowDbFixture.durableFiles(dir, true).entrySet()) {
-            Files.write(copy.resolve(file.getKey()), file.getValue());
-        }
-        PowDbFixture.open(copy, db.version(), 1);
-        return copy;
     }
 
     @Test

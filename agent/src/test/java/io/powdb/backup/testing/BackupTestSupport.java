@@ -14,9 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 
 /** A PowDB fixture, a local repository and helpers to back up, snapshot and restore, for agent tests. */
 public abstract class BackupTestSupport {
@@ -54,11 +52,13 @@ public abstract class BackupTestSupport {
 
     /** A copy of the data directory's durable files as they are now. */
     protected Path snapshot(String name) throws IOException {
-        Path copy = tmp.resolve("snapshots").resolve(name);
-        Files.createDirectories(copy);
-        for (Map.Entry<String, byte[]> file : PowDbFixture.durableFiles(db.dir(), true).entrySet()) {
-            Files.write(copy.resolve(file.getKey()), file.getValue());
-        }
+        return PowDbFixture.copyDatabase(db.dir(), tmp.resolve("snapshots").resolve(name));
+    }
+
+    /** What PowDB makes of {@code dir} on open: a copy of it, recovered by WAL replay. */
+    protected Path recovered(Path dir, String name) throws IOException {
+        Path copy = PowDbFixture.copyDatabase(dir, tmp.resolve("recovered").resolve(name));
+        PowDbFixture.open(copy, db.version(), 1);
         return copy;
     }
 

@@ -518,6 +518,15 @@ public final class PowDbFixture {
         return out;
     }
 
+    /** Copies the durable files of {@code from} (wal.log included) into {@code to}, created if missing; returns {@code to}. */
+    public static Path copyDatabase(Path from, Path to) throws IOException {
+        Files.createDirectories(to);
+        for (Map.Entry<String, byte[]> file : durableFiles(from, true).entrySet()) {
+            Files.write(to.resolve(file.getKey()), file.getValue());
+        }
+        return to;
+    }
+
     /** Asserts two directories hold the same durable files (wal.log excluded) byte for byte. */
     public static void assertSameDatabase(Path expected, Path actual) throws IOException {
         assertSameDatabase(expected, actual, false);

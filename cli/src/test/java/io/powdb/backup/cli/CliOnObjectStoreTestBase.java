@@ -254,10 +254,6 @@ abstract class CliOnObjectStoreTestBase {
     }
 
     Path snapshot(PowDbFixture db, String name) throws IOException {
-        Path copy = Files.createDirectories(tmp.resolve("snap-" + name));
-        for (var file : PowDbFixture.durableFiles(db.dir(), true).entrySet()) {
-            Files.write(copy.resolve(file.getKey()), file.getValue());
-        }
-        return copy;
+        return PowDbFixture.copyDatabase(db.dir(), tmp.resolve("snap-" + name));
     }
 }
