@@ -41,6 +41,11 @@ import java.util.stream.Stream;
  * {@link #pageCount} is the file length / 4096. In {@link Version#V0_5} page 0 is the superblock and
  * is never updated; data pages start at 1.
  *
+ * <p>Optionally ({@link #deferPageWrites}) it behaves like a real server's buffer pool: updated pages
+ * stay dirty in memory after their transaction commits and are written later, a few at a time, in
+ * random order ({@link #flushSomeDirtyPages}), or all at once by {@link #checkpoint}; a kill -9
+ * ({@link #crashLosingDirtyPages}) loses them, and {@link #open} recovers them from the WAL.
+ *
  * <p>Choices the notes leave open, made here and used consistently by {@link #open} (replay):
  * DDL record types 6 create table, 7 drop table, 8 create index, 9 truncate heap; the 0.4 CRC flag
  * is a fixed function of the page id (so replay can recreate a page byte for byte); the superblock's
@@ -93,9 +98,19 @@ public final class PowDbFixture {
     private final Path dir;
     private final Version version;
     private final Random rnd;
+    /**
+     * Picks which dirty pages to flush, and in what order. Separate from {@link #rnd} so that flushing
+     * never changes the row contents: a deferring fixture and a non-deferring twin with the same seed
+     * and calls write the same WAL and, once flushed, the same pages.
+     */
+    private final Random flushRnd;
     private long nextLsn = 1;
     private long nextTxId = 1;
     private final Map<String, Table> tables = new LinkedHashMap<>();
+    /** Whether {@link #updatePages} leaves its pages dirty in memory instead of writing them. */
+    private boolean deferPages;
+    /** Set by {@link #crashLosingDirtyPages}: the "process" is gone, the instance refuses further changes. */
+    private boolean crashed;
 
     /** What the "server" keeps in memory about a table. */
     private static final class Table {
@@ -103,6 +118,8 @@ public final class PowDbFixture {
         final List<String> wholeFiles = new ArrayList<>(); // its .idx / .eidx files
         int nextRowId = 1;
         long liveRows;
+        /** Pages committed but not yet written to the heap: page index → sealed page bytes (LSN, CRC). */
+        final SortedMap<Integer, byte[]> dirtyPages = new TreeMap<>();
         boolean indexDirty; // rows added or removed since the .idx was last saved
 
         Table(String name) {
@@ -114,6 +131,7 @@ public final class PowDbFixture {
         this.dir = dir;
         this.version = version;
         this.rnd = new Random(seed);
+        this.flushRnd = new Random(seed ^ 0x9E3779B97F4A7C15L); // a stream of its own
     }
 
     /** A fresh directory: empty wal.log (0 bytes, or the 8-byte header) and a catalog with no tables. */
@@ -217,6 +235,7 @@ public final class PowDbFixture {
 
     /** Creates a table with a heap of {@code pages} pages of rows, its id index, and a new catalog. */
     public synchronized void createTable(String table, int pages) throws IOException {
+        checkAlive();
         if (!TABLE_NAME.matcher(table).matches()) throw new IllegalArgumentException("bad table name: " + table);
         if (tables.containsKey(table)) throw new IllegalArgumentException("table exists: " + table);
         if (pages < version.firstDataPage()) {
@@ -249,6 +268,8 @@ public final class PowDbFixture {
     /** Drops a table: a DDL transaction, a new catalog, then its .heap and index files are removed. */
     public synchronized void dropTable(String table) throws IOException {
         Table t = table(table);
+        checkAlive();
+        flushDirtyPages(t);
         WalWriter wal = new WalWriter(walPath());
         long tx = nextTxId++;
         log(wal, tx, WalWriter.DDL_DROP_TABLE, WalWriter.namesPayload(table));
@@ -265,10 +286,12 @@ public final class PowDbFixture {
     /**
      * Updates one to three rows on each given page (a page may repeat) in one transaction: the update
      * records and the commit are appended and fsynced first, then each page is rewritten with the new
-     * row bytes, the LSN of its last update record, and its CRC recomputed when flagged.
+     * row bytes, the LSN of its last update record, and its CRC recomputed when flagged. With
+     * {@link #deferPageWrites} on, the rewritten pages are kept dirty in memory instead of written.
      */
     public synchronized void updatePages(String table, int... pageIndices) throws IOException {
-        table(table);
+        Table t = table(table);
+        checkAlive();
         int count = pageCount(table);
         for (int p : pageIndices) {
             if (p < version.firstDataPage() || p >= count) {
@@ -284,18 +307,23 @@ public final class PowDbFixture {
         for (int p : pageIndices) {
             HeapPage page = touched.get(p);
             if (page == null) {
-                page = HeapPage.of(readPage(heap, p));
+                page = HeapPage.of(currentPage(t, p));
                 touched.put(p, page);
             }
             updateRows(wal, tx, table, p, page);
         }
         log(wal, tx, WalWriter.COMMIT, new byte[0]);
         wal.sync();
-        writePages(heap, sealAll(touched));
+        if (deferPages) {
+            t.dirtyPages.putAll(sealAll(touched));
+        } else {
+            writePages(heap, sealAll(touched));
+        }
     }
 
     /** Updates {@code count} distinct data pages picked at random; returns them, sorted. */
     public synchronized int[] updateRandomPages(String table, int count) throws IOException {
+        checkAlive();
         int[] data = dataPages(table);
         if (count < 0 || count > data.length) {
             throw new IllegalArgumentException(table + " has " + data.length + " data pages, asked for " + count);
@@ -316,6 +344,8 @@ public final class PowDbFixture {
     public synchronized void appendPages(String table, int count) throws IOException {
         Table t = table(table);
         if (count < 0) throw new IllegalArgumentException("count < 0");
+        checkAlive();
+        flushDirtyPages(t);
         fillNewPages(t, pageCount(table), count);
     }
 
@@ -330,6 +360,8 @@ public final class PowDbFixture {
             throw new IllegalArgumentException("cannot truncate " + table + " from " + current + " to " + pages + " pages");
         }
         if (pages == current) return;
+        checkAlive();
+        flushDirtyPages(t); // none is left to be written past the new end
         Path heap = heapPath(table);
         for (int p = pages; p < current; p++) {
             HeapPage page = HeapPage.of(readPage(heap, p));
@@ -356,12 +388,15 @@ public final class PowDbFixture {
      */
     public synchronized void rewriteIndex(String table, boolean pageAligned) throws IOException {
         Table t = table(table);
+        checkAlive();
+        flushDirtyPages(t);
         writeIndexFile(t, indexPath(table).getFileName().toString(), pageAligned);
         t.indexDirty = false;
     }
 
     /** Writes (or rewrites with new content) catalog.lsn, views.bin, auth.json, and {@code <first table>_expr.eidx}. */
     public synchronized void writeOptionalWholeFiles() throws IOException {
+        checkAlive();
         writeWhole(dir.resolve(CATALOG_LSN),
                 ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(lastLsn()).array());
         // views.bin's format is not in the notes; a made-up record list is enough for whole-file backup.
@@ -408,11 +443,14 @@ public final class PowDbFixture {
     // ---------------------------------------------------------------- checkpoint & WAL
 
     /**
-     * PowDB's checkpoint: pages are already flushed (the fixture writes them at once), so: fsync the
-     * heaps, save dirty indexes (rows were appended or truncated since the last save), then truncate
-     * wal.log to 0 bytes (0.4) or the 8-byte header (0.5). The directory is then quiescent.
+     * PowDB's checkpoint: write every dirty page (only {@link #deferPageWrites} leaves any; otherwise
+     * the fixture writes pages at once), fsync the heaps, save dirty indexes (rows were appended or
+     * truncated since the last save), then truncate wal.log to 0 bytes (0.4) or the 8-byte header
+     * (0.5). The directory is then quiescent.
      */
     public synchronized void checkpoint() throws IOException {
+        checkAlive();
+        flushAllDirtyPages();
         for (Table t : tables.values()) {
             try (FileChannel ch = FileChannel.open(heapPath(t.name), StandardOpenOption.WRITE)) {
                 ch.force(true);
@@ -454,14 +492,14 @@ public final class PowDbFixture {
      * pages (an open explicit transaction). Returns the WAL length before them, for {@link #rollbackWal}.
      */
     public synchronized long appendUncommittedUpdates(String table, int... pageIndices) throws IOException {
-        table(table);
+        Table t = table(table);
+        checkAlive();
         long before = Files.size(walPath());
-        Path heap = heapPath(table);
         WalWriter wal = new WalWriter(walPath());
         long tx = nextTxId++;
         for (int p : pageIndices) {
             if (p < version.firstDataPage()) throw new IllegalArgumentException("not a data page: " + p);
-            updateRows(wal, tx, table, p, HeapPage.of(readPage(heap, p)));
+            updateRows(wal, tx, table, p, HeapPage.of(currentPage(t, p)));
         }
         wal.sync();
         return before;
@@ -469,6 +507,7 @@ public final class PowDbFixture {
 
     /** A rollback: PowDB cuts wal.log back to the length it had when the transaction began. */
     public synchronized void rollbackWal(long walLength) throws IOException {
+        checkAlive();
         try (FileChannel ch = FileChannel.open(walPath(), StandardOpenOption.WRITE)) {
             ch.truncate(walLength);
             ch.force(true);
@@ -477,6 +516,7 @@ public final class PowDbFixture {
 
     /** A crash mid-append: a record header promising more bytes than follow. Readers stop there. */
     public synchronized void appendTornWalTail() throws IOException {
+        checkAlive();
         byte[] rec = WalWriter.encode(nextTxId++, WalWriter.UPDATE, nextLsn++, randomBytes(64));
         try (FileChannel ch = FileChannel.open(walPath(), StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
             ch.write(ByteBuffer.wrap(rec, 0, rec.length / 2));
@@ -489,10 +529,91 @@ public final class PowDbFixture {
      * when the page has the CRC flag (in 0.4 about half do).
      */
     public synchronized void corruptPage(String table, int page) throws IOException {
-        table(table);
+        Table t = table(table);
+        checkAlive();
+        flushDirtyPages(t); // or a later flush would overwrite the damage
         byte[] bytes = readPage(heapPath(table), page);
         bytes[HeapPage.ROWS_START + 7] ^= 0x5A;
         writePages(heapPath(table), new TreeMap<>(Map.of(page, bytes)));
+    }
+
+    // ---------------------------------------------------------------- deferred page writes (buffer pool)
+
+    /**
+     * On: {@link #updatePages} (and so {@link #updateRandomPages}) log and commit as always but keep
+     * the new page images dirty in memory, to be written by {@link #flushSomeDirtyPages}, by
+     * {@link #checkpoint}, or before any change to a table's file structure. Off (the default):
+     * pages are written right after their commit; turning it off writes every dirty page first.
+     * The heap files plus the dirty pages always equal what a non-deferring fixture has on disk.
+     * I/O errors are thrown as {@link UncheckedIOException}.
+     */
+    public synchronized void deferPageWrites(boolean defer) {
+        checkAlive();
+        if (!defer) {
+            try {
+                flushAllDirtyPages();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        deferPages = defer;
+    }
+
+    /**
+     * Writes up to {@code max} dirty pages, picked at random over all tables and written in random
+     * order (late and out of LSN order, as a buffer pool evicts them), each as one positional write
+     * of the whole page, without fsync. Returns how many were written. Reproducible: the choice comes
+     * from a Random seeded from the fixture's seed, separate from the one that makes row contents.
+     * I/O errors are thrown as {@link UncheckedIOException}.
+     */
+    public synchronized int flushSomeDirtyPages(int max) {
+        if (max < 0) throw new IllegalArgumentException("max < 0");
+        checkAlive();
+        List<Table> owners = new ArrayList<>();
+        List<Integer> pages = new ArrayList<>();
+        for (Table t : tables.values()) {
+            for (int p : t.dirtyPages.keySet()) {
+                owners.add(t);
+                pages.add(p);
+            }
+        }
+        int n = Math.min(max, pages.size());
+        for (int i = 0; i < n; i++) { // partial Fisher-Yates: the first n entries, in write order
+            int j = i + flushRnd.nextInt(pages.size() - i);
+            owners.set(j, owners.set(i, owners.get(j)));
+            pages.set(j, pages.set(i, pages.get(j)));
+        }
+        for (int i = 0; i < n; i++) {
+            Table t = owners.get(i);
+            int p = pages.get(i);
+            byte[] bytes = t.dirtyPages.remove(p);
+            try (FileChannel ch = FileChannel.open(heapPath(t.name), StandardOpenOption.WRITE)) {
+                ByteBuffer buf = ByteBuffer.wrap(bytes);
+                long pos = (long) p * HeapPage.SIZE;
+                while (buf.hasRemaining()) ch.write(buf, pos + buf.position());
+            } catch (IOException e) {
+                t.dirtyPages.put(p, bytes); // still dirty
+                throw new UncheckedIOException(e);
+            }
+        }
+        return n;
+    }
+
+    /** Pages committed but not yet written to their heap files (always 0 unless {@link #deferPageWrites}). */
+    public synchronized int dirtyPageCount() {
+        int n = 0;
+        for (Table t : tables.values()) n += t.dirtyPages.size();
+        return n;
+    }
+
+    /**
+     * A kill -9 of the server: the dirty pages are lost (the WAL, fsynced at every commit, is not).
+     * The instance refuses further changes afterwards; re-open the directory with {@link #open},
+     * which replays the WAL and recovers the committed state.
+     */
+    public synchronized void crashLosingDirtyPages() {
+        for (Table t : tables.values()) t.dirtyPages.clear();
+        crashed = true;
     }
 
     // ---------------------------------------------------------------- static helpers for tests
@@ -590,6 +711,29 @@ public final class PowDbFixture {
         Table t = tables.get(name);
         if (t == null) throw new IllegalArgumentException("no table " + name);
         return t;
+    }
+
+    private void checkAlive() {
+        if (crashed) {
+            throw new IllegalStateException("this fixture crashed (crashLosingDirtyPages): re-open the directory with open()");
+        }
+    }
+
+    /** The page as the server sees it: its dirty image if it has one, else the heap file's. */
+    private byte[] currentPage(Table t, int page) throws IOException {
+        byte[] dirty = t.dirtyPages.get(page);
+        return dirty != null ? dirty : readPage(heapPath(t.name), page);
+    }
+
+    /** Writes (and fsyncs) a table's dirty pages, before anything that reads or restructures its heap. */
+    private void flushDirtyPages(Table t) throws IOException {
+        if (t.dirtyPages.isEmpty()) return;
+        writePages(heapPath(t.name), t.dirtyPages);
+        t.dirtyPages.clear();
+    }
+
+    private void flushAllDirtyPages() throws IOException {
+        for (Table t : tables.values()) flushDirtyPages(t);
     }
 
     private int[] dataPages(String table) throws IOException {

@@ -713,6 +713,228 @@ class PowDbFixtureTest {
         assertNotNull(assertThrows(IOException.class, () -> PowDbFixture.open(copy, Version.V0_5, 1)));
     }
 
+    // ------------------------------------------------------------ deferred page writes
+
+    /** Page LSNs of every page of a heap, as on disk now. */
+    private static long[] pageLsns(Path heap) throws IOException {
+        byte[] h = Files.readAllBytes(heap);
+        long[] lsns = new long[h.length / 4096];
+        for (int i = 0; i < lsns.length; i++) lsns[i] = le(h).getLong(i * 4096 + 8);
+        return lsns;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Version.class)
+    void deferredPagesCheckpointToTheBytesOfImmediateWrites(Version v) throws IOException {
+        long seed = 21;
+        int first = v.firstDataPage();
+        PowDbFixture eager = PowDbFixture.create(tmp.resolve("eager"), v, seed);
+        PowDbFixture lazy = PowDbFixture.create(tmp.resolve("lazy"), v, seed);
+        PowDbFixture lazy2 = PowDbFixture.create(tmp.resolve("lazy2"), v, seed); // flush choice is reproducible
+        List<PowDbFixture> all = List.of(eager, lazy, lazy2);
+        List<PowDbFixture> lazies = List.of(lazy, lazy2);
+        for (PowDbFixture f : all) {
+            f.createTable("a", 14);
+            f.createTable("b", 6);
+        }
+        byte[] heapA = Files.readAllBytes(lazy.heapPath("a"));
+        for (PowDbFixture f : lazies) f.deferPageWrites(true);
+        assertEquals(0, eager.dirtyPageCount());
+
+        int maxDirty = 0;
+        int lagging = 0;
+        for (int round = 0; round < 40; round++) {
+            for (PowDbFixture f : all) {
+                f.updateRandomPages("a", 1 + round % 5);
+                f.updatePages("b", first + round % 3, first + 1, first + round % 3); // pages repeat, in and across txs
+                switch (round) {
+                    case 8 -> f.appendPages("a", 3);
+                    case 14 -> f.truncateTable("a", 12); // with dirty pages past the new end
+                    case 20 -> f.rewriteIndex("b", true);
+                    case 24 -> {
+                        f.dropTable("b");
+                        f.createTable("b", 5);
+                    }
+                    case 30 -> f.checkpoint();
+                    default -> { }
+                }
+            }
+            if (round == 0) {
+                assertArrayEquals(heapA, Files.readAllBytes(lazy.heapPath("a")), "deferred: no page written yet");
+            }
+            for (PowDbFixture f : lazies) f.flushSomeDirtyPages(round % 4);
+            assertEquals(0, eager.dirtyPageCount());
+            assertEquals(eager.lastLsn(), lazy.lastLsn());
+            assertArrayEquals(Files.readAllBytes(eager.walPath()), Files.readAllBytes(lazy.walPath()),
+                    "round " + round + ": deferral does not change the log");
+            maxDirty = Math.max(maxDirty, lazy.dirtyPageCount());
+            if (!Arrays.equals(Files.readAllBytes(eager.heapPath("a")), Files.readAllBytes(lazy.heapPath("a")))) {
+                lagging++;
+            }
+        }
+        assertTrue(maxDirty >= 5, "pages stayed dirty, up to " + maxDirty);
+        assertTrue(lagging >= 20, "the lazy heap lagged behind in " + lagging + " rounds of 40");
+        assertTrue(lazy.dirtyPageCount() > 0);
+        PowDbFixture.assertSameDatabase(lazy.dir(), lazy2.dir(), true);
+        assertThrows(AssertionError.class, () -> PowDbFixture.assertSameDatabase(eager.dir(), lazy.dir()));
+
+        for (PowDbFixture f : all) f.checkpoint();
+        assertEquals(0, lazy.dirtyPageCount());
+        assertTrue(lazy.isQuiescent());
+        PowDbFixture.assertSameDatabase(eager.dir(), lazy.dir(), true);
+        SortedMap<String, byte[]> e = PowDbFixture.durableFiles(eager.dir(), true);
+        SortedMap<String, byte[]> l = PowDbFixture.durableFiles(lazy.dir(), true);
+        assertEquals(e.keySet(), l.keySet());
+        for (String k : e.keySet()) assertArrayEquals(e.get(k), l.get(k), k);
+
+        // Still deferring; turning deferral off flushes everything, no checkpoint needed.
+        for (PowDbFixture f : all) f.updateRandomPages("a", 6);
+        assertEquals(6, lazy.dirtyPageCount());
+        lazy.deferPageWrites(false);
+        assertEquals(0, lazy.dirtyPageCount());
+        PowDbFixture.assertSameDatabase(eager.dir(), lazy.dir(), true);
+        lazy.updatePages("a", first);
+        eager.updatePages("a", first);
+        assertEquals(0, lazy.dirtyPageCount(), "off again: pages are written at once");
+        PowDbFixture.assertSameDatabase(eager.dir(), lazy.dir(), true);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Version.class)
+    void crashLosingDirtyPagesRecoversTheCommittedStateByRedo(Version v) throws IOException {
+        long seed = 22;
+        int first = v.firstDataPage();
+        PowDbFixture eager = PowDbFixture.create(tmp.resolve("eager"), v, seed);
+        PowDbFixture lazy = PowDbFixture.create(tmp.resolve("lazy"), v, seed);
+        List<PowDbFixture> both = List.of(eager, lazy);
+        for (PowDbFixture f : both) {
+            f.createTable("t", 16);
+            f.createTable("u", 5);
+        }
+        lazy.deferPageWrites(true);
+        for (PowDbFixture f : both) {
+            f.updateRandomPages("t", 6);
+            f.updatePages("u", first, first + 1);
+        }
+        lazy.flushSomeDirtyPages(3);
+        for (PowDbFixture f : both) {
+            f.appendPages("t", 2); // flushes t's dirty pages first; dirties the index, saved by the checkpoint
+            f.checkpoint();
+        }
+        long checkpointLsn = lazy.lastLsn();
+        for (int round = 0; round < 25; round++) {
+            for (PowDbFixture f : both) {
+                f.updateRandomPages("t", 1 + round % 4);
+                if (round % 5 == 0) f.updatePages("u", first + round % 4);
+            }
+            lazy.flushSomeDirtyPages(round % 3);
+        }
+        for (PowDbFixture f : both) f.appendUncommittedUpdates("t", first + 2); // never committed: not replayed
+        assertArrayEquals(Files.readAllBytes(eager.walPath()), Files.readAllBytes(lazy.walPath()));
+
+        // The eager heaps hold every page's newest image. The lazy ones: some pages newest, flushed late
+        // and out of order, others stale (their newest image only in memory and in the WAL).
+        int stale = 0;
+        int flushedAfterCheckpoint = 0;
+        long newestFlushed = 0;
+        long oldestStale = Long.MAX_VALUE;
+        for (String t : List.of("t", "u")) {
+            long[] e = pageLsns(eager.heapPath(t));
+            long[] l = pageLsns(lazy.heapPath(t));
+            assertEquals(e.length, l.length);
+            for (int i = 0; i < e.length; i++) {
+                assertTrue(l[i] <= e[i]);
+                if (l[i] < e[i]) {
+                    stale++;
+                    oldestStale = Math.min(oldestStale, e[i]);
+                } else if (l[i] > checkpointLsn) {
+                    flushedAfterCheckpoint++;
+                    newestFlushed = Math.max(newestFlushed, l[i]);
+                }
+            }
+        }
+        assertEquals(lazy.dirtyPageCount(), stale, "every dirty page is stale on disk, and only those");
+        assertTrue(stale >= 3, "stale pages: " + stale);
+        assertTrue(flushedAfterCheckpoint >= 3, "pages flushed since the checkpoint: " + flushedAfterCheckpoint);
+        assertTrue(newestFlushed > oldestStale,
+                "a page on disk is newer than a page still dirty: flushes came out of LSN order");
+
+        lazy.crashLosingDirtyPages();
+        assertEquals(0, lazy.dirtyPageCount());
+        assertThrows(IllegalStateException.class, () -> lazy.updatePages("t", first));
+        assertThrows(IllegalStateException.class, lazy::checkpoint);
+        assertThrows(AssertionError.class, () -> PowDbFixture.assertSameDatabase(eager.dir(), lazy.dir()));
+
+        eager.checkpoint();
+        PowDbFixture recovered = PowDbFixture.open(lazy.dir(), v, seed);
+        PowDbFixture.assertSameDatabase(eager.dir(), lazy.dir(), true);
+        assertTrue(recovered.isQuiescent());
+        assertEquals(0, recovered.dirtyPageCount());
+        assertAllCrcsValid(lazy.dir().resolve("t.heap"));
+        long maxPageLsn = 0;
+        for (String t : recovered.tableNames()) {
+            for (long lsn : pageLsns(recovered.heapPath(t))) maxPageLsn = Math.max(maxPageLsn, lsn);
+        }
+        assertEquals(maxPageLsn, recovered.lastLsn(), "next LSN above the largest (recovered) page LSN");
+    }
+
+    @ParameterizedTest
+    @EnumSource(Version.class)
+    void flushSomeDirtyPagesWritesLateAndOutOfLsnOrder(Version v) throws IOException {
+        int first = v.firstDataPage();
+        PowDbFixture f = PowDbFixture.create(tmp.resolve("db"), v, 23);
+        f.createTable("t", first + 10);
+        f.checkpoint();
+        assertEquals(0, f.flushSomeDirtyPages(4), "not deferring: nothing is ever dirty");
+        Path heap = f.heapPath("t");
+        byte[] before = Files.readAllBytes(heap);
+
+        f.deferPageWrites(true);
+        long[] newest = new long[first + 10];
+        for (int p = first; p < first + 10; p++) { // one transaction per page: LSNs rise with the page index
+            f.updatePages("t", p);
+            newest[p] = f.lastLsn() - 1; // its last update; the commit follows
+        }
+        assertEquals(10, f.dirtyPageCount());
+        assertArrayEquals(before, Files.readAllBytes(heap), "committed and logged, but no page written yet");
+        Map<String, Long> logged = lastLsnPerPage(parseWal(f.walPath(), v));
+        for (int p = first; p < first + 10; p++) assertEquals(newest[p], logged.get("t#" + p));
+
+        List<Integer> order = new ArrayList<>();
+        long[] onDisk = pageLsns(heap);
+        for (int i = 0; i < 10; i++) {
+            assertEquals(1, f.flushSomeDirtyPages(1));
+            assertEquals(9 - i, f.dirtyPageCount());
+            long[] now = pageLsns(heap);
+            List<Integer> written = new ArrayList<>();
+            for (int p = 0; p < now.length; p++) if (now[p] != onDisk[p]) written.add(p);
+            assertEquals(1, written.size(), "one page per flush: " + written);
+            int p = written.get(0);
+            assertEquals(newest[p], now[p], "page " + p + " is written with the LSN of its last update");
+            order.add(p);
+            onDisk = now;
+        }
+        assertEquals(0, f.flushSomeDirtyPages(5));
+        assertEquals(10, Set.copyOf(order).size(), "every dirty page written once: " + order);
+        boolean inversion = false;
+        for (int i = 0; i < order.size(); i++) {
+            for (int j = i + 1; j < order.size(); j++) {
+                if (newest[order.get(j)] < newest[order.get(i)]) inversion = true;
+            }
+        }
+        assertTrue(inversion, "a page flushed later has a lower LSN than one flushed earlier: " + order);
+        assertAllCrcsValid(heap);
+
+        // A dirty page is updated from its dirty image, and several pages are flushed per call.
+        f.updatePages("t", first + 3);
+        f.updatePages("t", first + 3, first + 5);
+        assertEquals(2, f.dirtyPageCount());
+        assertEquals(2, f.flushSomeDirtyPages(10));
+        assertEquals(f.lastLsn() - 1, Math.max(PowDbFixture.pageLsn(heap, first + 3), PowDbFixture.pageLsn(heap, first + 5)));
+        assertAllCrcsValid(heap);
+        assertThrows(IllegalArgumentException.class, () -> f.flushSomeDirtyPages(-1));
+    }
+
     // ------------------------------------------------------------ file helpers
 
     private static void flipByte(Path file, int offset) throws IOException {
