@@ -16,6 +16,7 @@ import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.PageMap;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
+import io.powdb.backup.repo.WalAnchor;
 import io.powdb.backup.Version;
 
 import java.io.ByteArrayInputStream;
@@ -190,6 +191,7 @@ public final class BackupService {
         }
         String consistency = Manifest.QUIESCENT;
         Long walEndLsn = null;
+        WalAnchor walAnchor = null;
         if (wal == null) {
             Optional<String> change = dir.changedSince();
             if (change.isPresent()) {
@@ -232,6 +234,7 @@ public final class BackupService {
             walEndLsn = wal.stableLsn().isPresent() ? wal.stableLsn().getAsLong() : null;
             FileEntry previous = full ? null : referenceFiles.get(PowDbFiles.WAL);
             files.add(captureWal(walHeader, spool, spooled, previous, session));
+            walAnchor = wal.anchor(walHeader.length).orElse(null);
             files.sort(java.util.Comparator.comparing(FileEntry::name));
         }
         long catalogLsn = dir.catalogLsn();
@@ -268,7 +271,7 @@ public final class BackupService {
                 base == null ? Manifest.FULL : Manifest.INCREMENTAL,
                 base == null ? null : base.id(),
                 base == null ? id.toString() : base.chain(),
-                history, forkedFrom, consistency, sourceLsn, maxPageLsn, walEndLsn, id.created().toString(),
+                history, forkedFrom, consistency, sourceLsn, maxPageLsn, walEndLsn, walAnchor, id.created().toString(),
                 Version.current(),
                 HeapPage.SIZE, files, removed, stats);
         manifest.validate();

@@ -1,5 +1,6 @@
 package io.powdb.backup.backup;
 
+import io.powdb.backup.repo.WalAnchor;
 import io.powdb.backup.wal.FollowedRecord;
 import io.powdb.backup.wal.WalChangedException;
 import io.powdb.backup.wal.WalCopier;
@@ -39,6 +40,8 @@ final class WalCapture implements AutoCloseable {
     /** A generation ended and the next has not shown its first record: continuity is not yet judged. */
     private boolean awaitingGeneration;
     private OptionalLong stableLsn = OptionalLong.empty();
+    /** The first record of the generation being followed, once seen. */
+    private FollowedRecord generationFirst;
 
     WalCapture(Path wal, Path spoolFile) throws IOException {
         this.wal = wal;
@@ -75,6 +78,9 @@ final class WalCapture implements AutoCloseable {
         if (poll.generationStart().isPresent()) {
             awaitingGeneration = false;
         }
+        if (poll.generationEnd().isPresent()) {
+            generationFirst = null;
+        }
         if (poll.rollback().isPresent() && generationSpoolBase >= 0) {
             long cut = generationSpoolBase + (poll.rollback().get().newEndOffset() - generationFileBase);
             spool.truncate(Math.max(cut, stableSpoolLength));
@@ -93,6 +99,9 @@ final class WalCapture implements AutoCloseable {
         }
         sawRecords = true;
         FollowedRecord first = poll.records().get(0);
+        if (generationFirst == null || generationFirst.generation() != first.generation()) {
+            generationFirst = first;
+        }
         if (generationSpoolBase < 0 || first.generation() != currentGeneration) {
             currentGeneration = first.generation();
             generationSpoolBase = spool.size();
@@ -141,6 +150,24 @@ final class WalCapture implements AutoCloseable {
     /** The LSN of the last committed record copied, if any. */
     OptionalLong stableLsn() {
         return stableLsn;
+    }
+
+    /**
+     * Where the copy stands in the server's WAL, once {@link #finish()} cut it: the current generation's first
+     * record and how much of that generation the copy holds (see {@link WalAnchor}). Empty when no record was
+     * seen, or when the copy of the generation does not start at its first record.
+     *
+     * @param headerLength bytes the restored wal.log holds before the spool (the 0.5 file header)
+     */
+    Optional<WalAnchor> anchor(int headerLength) throws IOException {
+        if (generationFirst == null || generationSpoolBase < 0 || generationFileBase != generationFirst.offset()) {
+            return Optional.empty();
+        }
+        long stable = spool.size();
+        long held = Math.max(0, stable - generationSpoolBase);
+        long walOffset = headerLength + Math.min(generationSpoolBase, stable);
+        return Optional.of(new WalAnchor(walOffset, generationFileBase, generationFileBase + held,
+                generationFirst.lsn(), Integer.toUnsignedLong(generationFirst.record().crc())));
     }
 
     /** Cuts the spool after its last commit and makes it durable; returns its length. */

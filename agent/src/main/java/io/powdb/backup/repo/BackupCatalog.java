@@ -75,28 +75,47 @@ public final class BackupCatalog {
             }
             return manifest(byId.id());
         }
+        return candidates(point).get(0);
+    }
+
+    /**
+     * The backups of the newest history at or before an LSN or a time, best first: for an LSN, highest LSN
+     * first (within one LSN, the latest taken); for a time, the latest taken first.
+     *
+     * @throws RepositoryException when there is none, saying where the newest history begins
+     */
+    public List<Manifest> candidates(RestorePoint point) throws IOException {
+        Optional<BackupId> latest = latest();
+        if (latest.isEmpty()) {
+            throw new RepositoryException("the repository at " + repository.location() + " holds no backup yet");
+        }
         String history = manifest(latest.get()).history();
-        List<BackupId> candidates = new ArrayList<>(ids);
+        List<BackupId> sorted = new ArrayList<>(ids);
+        List<Manifest> found = new ArrayList<>();
         if (point instanceof RestorePoint.AtOrBeforeLsn atLsn) {
-            // Highest LSN first; within one LSN, the latest taken.
-            candidates.sort(Comparator.comparing(BackupId::lsn, Long::compareUnsigned).reversed()
+            sorted.sort(Comparator.comparing(BackupId::lsn, Long::compareUnsigned).reversed()
                     .thenComparing(NEWEST_FIRST));
-            for (BackupId id : candidates) {
+            for (BackupId id : sorted) {
                 if (Long.compareUnsigned(id.lsn(), atLsn.lsn()) <= 0 && manifest(id).history().equals(history)) {
-                    return manifest(id);
+                    found.add(manifest(id));
                 }
             }
         } else if (point instanceof RestorePoint.AtOrBeforeTime atTime) {
-            candidates.sort(NEWEST_FIRST);
-            for (BackupId id : candidates) {
+            sorted.sort(NEWEST_FIRST);
+            for (BackupId id : sorted) {
                 if (!manifest(id).createdAt().isAfter(atTime.time()) && manifest(id).history().equals(history)) {
-                    return manifest(id);
+                    found.add(manifest(id));
                 }
             }
+        } else {
+            throw new IllegalArgumentException("not an LSN or a time: " + point);
         }
-        throw new RepositoryException("no backup of the newest history (" + history + ") is at or before " + point
-                + "; " + describeHistory(history) + ". To restore from an older history, pick a backup with --backup ID "
-                + "(see 'powdb-backup list').");
+        if (found.isEmpty()) {
+            throw new RepositoryException("no backup of the newest history (" + history + ") is at or before " + point
+                    + "; " + describeHistory(history) + ". To restore from an older history, pick a backup with --backup ID "
+                    + "(see 'powdb-backup list').");
+        }
+        return found;
     }
 
     private String describeHistory(String history) throws IOException {

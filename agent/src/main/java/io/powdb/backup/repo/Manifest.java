@@ -19,7 +19,8 @@ import java.util.Set;
  *
  * <p>{@code consistency} says how the copy was taken; {@code max_page_lsn} is the largest heap page LSN and
  * {@code wal_end_lsn} the last committed WAL record the backup holds (null when its WAL is empty):
- * {@code source_lsn} is the larger of the two, the point PowDB's recovery reaches.
+ * {@code source_lsn} is the larger of the two, the point PowDB's recovery reaches. {@code wal_anchor} (a
+ * crash-consistent backup's place in the server's WAL) lets shipped WAL continue it.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
 public record Manifest(
@@ -35,6 +36,7 @@ public record Manifest(
         long sourceLsn,
         long maxPageLsn,
         Long walEndLsn,
+        WalAnchor walAnchor,
         String created,
         String toolVersion,
         int pageSize,
@@ -96,6 +98,12 @@ public record Manifest(
             if (!names.add(file.name())) {
                 throw new IntegrityException("manifest of backup " + id + " lists " + file.name() + " twice");
             }
+        }
+        if (walAnchor != null) {
+            FileEntry wal = files.stream().filter(f -> f.name().equals(io.powdb.backup.format.PowDbFiles.WAL))
+                    .findFirst().orElseThrow(() -> new IntegrityException("manifest of backup " + id
+                            + " has a wal_anchor but no wal.log"));
+            walAnchor.validate(id, wal.size());
         }
     }
 }

@@ -4,13 +4,22 @@ import io.powdb.backup.progress.ProgressListener;
 
 import java.nio.file.Path;
 
-/** How to restore: where to keep page maps while assembling heaps, and whom to tell about progress. */
-public record RestoreOptions(Path tempDir, ProgressListener progress) {
+/** How to restore: where to keep page maps and WAL segments, whom to tell about progress, which WAL timeline. */
+public record RestoreOptions(Path tempDir, ProgressListener progress, String timeline) {
+    public RestoreOptions(Path tempDir, ProgressListener progress) {
+        this(tempDir, progress, null);
+    }
+
     public static RestoreOptions defaults() {
         return new RestoreOptions(Path.of(System.getProperty("java.io.tmpdir")), ProgressListener.NONE);
     }
 
     public RestoreOptions withProgress(ProgressListener listener) {
-        return new RestoreOptions(tempDir, listener);
+        return new RestoreOptions(tempDir, listener, timeline);
+    }
+
+    /** Restricts the shipped WAL a point-in-time restore may use to one timeline (null: any). */
+    public RestoreOptions withTimeline(String id) {
+        return new RestoreOptions(tempDir, progress, id);
     }
 }

@@ -1,6 +1,12 @@
 package io.powdb.backup.restore;
 
+import io.powdb.backup.archive.PointInTimePlanner;
+import io.powdb.backup.archive.WalAppender;
+import io.powdb.backup.archive.WalArchive;
+import io.powdb.backup.archive.WalPlan;
+import io.powdb.backup.format.PowDbFiles;
 import io.powdb.backup.repo.BackupCatalog;
+import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.repo.FileEntry;
 import io.powdb.backup.repo.IntegrityException;
 import io.powdb.backup.repo.Manifest;
@@ -13,6 +19,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -35,7 +42,8 @@ public final class RestoreService {
     public RestoreResult restore(RestorePoint point, Path target, RestoreOptions options) throws IOException {
         repository.requireExists();
         BackupCatalog catalog = BackupCatalog.load(repository);
-        Manifest manifest = catalog.resolve(point);
+        WalPlan plan = new PointInTimePlanner(catalog, WalArchive.load(repository)).plan(point, options.timeline());
+        Manifest manifest = plan.base();
         List<Manifest> chain = catalog.chain(manifest);
         requireObjectsPresent(manifest);
 
@@ -63,10 +71,28 @@ public final class RestoreService {
                             + " (the partial copy is removed).", e);
                 }
             }
+            WalAppender.Result wal = null;
+            if (plan.appliesWal()) {
+                Path walFile = staging.directory().resolve(PowDbFiles.WAL);
+                if (!Files.exists(walFile)) {
+                    Files.createFile(walFile, RestoreStaging.privateFileAttributes(walFile));
+                }
+                try {
+                    wal = new WalAppender(repository, options.tempDir()).append(plan, walFile);
+                } catch (RepositoryException e) {
+                    throw e;
+                } catch (IOException e) {
+                    throw new RestoreException("restore failed while appending shipped WAL to wal.log in "
+                            + staging.directory() + ": " + e.getMessage() + ". Nothing was restored to " + staging.target()
+                            + " (the partial copy is removed).", e);
+                }
+            }
             staging.commit();
             options.progress().progress("restore", total, total);
+            Long reached = wal != null && wal.reachedLsn() != null ? wal.reachedLsn() : null;
             return new RestoreResult(manifest, chain.stream().map(Manifest::id).toList(), staging.target(),
-                    manifest.files().size(), total);
+                    manifest.files().size(), total, plan.timeline(), wal == null ? 0 : wal.records(),
+                    reached != null ? reached : manifest.sourceLsn());
         }
     }
 

@@ -73,7 +73,7 @@ public final class WalReader implements Closeable {
      * A reader of the records in {@code [start, limit)} of an open channel, which stays open on close. The
      * caller knows the file's header and that a record starts at {@code start}.
      */
-    static WalReader over(FileChannel channel, WalFileHeader header, long start, long limit, int bufferSize) {
+    public static WalReader over(FileChannel channel, WalFileHeader header, long start, long limit, int bufferSize) {
         return new WalReader(channel, false, bufferSize, header, start, limit);
     }
 

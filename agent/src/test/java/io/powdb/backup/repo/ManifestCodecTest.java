@@ -23,7 +23,7 @@ class ManifestCodecTest {
         ObjectRef map = new ObjectRef(data + "maps/t.heap.map", 32, HASH, ObjectRef.PAGE_MAP);
         ObjectRef image = new ObjectRef(data + "heaps/t.heap", 4096, HASH, ObjectRef.RAW);
         return new Manifest(Manifest.FORMAT, Manifest.FORMAT_VERSION, id.toString(), Manifest.FULL, null, id.toString(),
-                "0badcafe", null, Manifest.QUIESCENT, lsn, lsn, null, id.created().toString(), "test", 4096,
+                "0badcafe", null, Manifest.QUIESCENT, lsn, lsn, null, null, id.created().toString(), "test", 4096,
                 List.of(FileEntry.whole(fileName, io.powdb.backup.format.FileKind.WHOLE, 10, catalog),
                         FileEntry.heap("t.heap", 1, lsn, map, List.of(image), 1)),
                 List.of(), new BackupStats(2, 4106, 4138, 3, 1, 1, 0, 5));

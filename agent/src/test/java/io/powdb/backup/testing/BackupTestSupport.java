@@ -62,6 +62,32 @@ public abstract class BackupTestSupport {
         return copy;
     }
 
+    /**
+     * The writer's state as of {@code lsn}: {@code initial} (a checkpointed copy) with every transaction whose
+     * COMMIT is at or below {@code lsn} replayed by PowDB's redo rule. {@code archive} is every WAL record
+     * written since {@code initial}, in order.
+     */
+    protected Path stateAtCommit(Path initial, java.util.List<WalRecord> archive, long lsn, String name)
+            throws IOException {
+        Path dir = PowDbFixture.copyDatabase(initial, tmp.resolve("expected").resolve(name));
+        java.util.Set<Long> committed = new java.util.HashSet<>();
+        for (WalRecord r : archive) {
+            if (r.type() == WalWriter.COMMIT && Long.compareUnsigned(r.lsn(), lsn) <= 0) {
+                committed.add(r.txId());
+            }
+        }
+        java.io.ByteArrayOutputStream wal = new java.io.ByteArrayOutputStream();
+        wal.writeBytes(db.version().emptyWal());
+        for (WalRecord r : archive) {
+            if (committed.contains(r.txId())) {
+                wal.writeBytes(WalWriter.encode(r.txId(), r.type(), r.lsn(), r.payload()));
+            }
+        }
+        java.nio.file.Files.write(dir.resolve(PowDbFixture.WAL), wal.toByteArray());
+        PowDbFixture.open(dir, db.version(), 1);
+        return dir;
+    }
+
     protected Path newTarget() {
         return tmp.resolve("restored-" + (++restores));
     }

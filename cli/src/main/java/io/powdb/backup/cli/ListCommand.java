@@ -1,5 +1,7 @@
 package io.powdb.backup.cli;
 
+import io.powdb.backup.archive.WalArchive;
+import io.powdb.backup.archive.WalSegment;
 import io.powdb.backup.repo.BackupCatalog;
 import io.powdb.backup.repo.BackupId;
 import io.powdb.backup.repo.Repository;
@@ -43,11 +45,33 @@ final class ListCommand extends CommandBase {
                 context.out().printf(Locale.ROOT, format, row.id(), row.type(), Long.toUnsignedString(row.sourceLsn()),
                         row.created(), shortChain(row.chain()), row.history(), Units.bytes(row.bytesUploaded()));
             }
+            printWal(WalArchive.load(repository));
             long damaged = rows.stream().filter(r -> r.error() != null).count();
             if (damaged > 0) {
                 warn(damaged + " backups have damaged or unreadable manifests; run 'powdb-backup verify'");
             }
             return 0;
+        }
+    }
+
+    /** The shipped WAL, a line per timeline: what 'restore --to-lsn/--to-time' can reach after the backups. */
+    private void printWal(WalArchive archive) {
+        if (archive.isEmpty()) {
+            return;
+        }
+        context.out().println();
+        String format = "%-27s  %11s  %8s  %-43s  %-24s%n";
+        context.out().printf(Locale.ROOT, format, "WAL TIMELINE", "GENERATIONS", "SEGMENTS", "LSN", "LAST SHIPPED");
+        for (WalArchive.Timeline t : archive.timelines()) {
+            WalSegment first = t.first().orElseThrow();
+            WalSegment last = t.last().orElseThrow();
+            long segments = t.generations().stream().mapToLong(g -> g.segments().size()).sum();
+            String shipped = last.shippedAt().toString();
+            if (t.heartbeat().isPresent() && t.heartbeat().get().shippedLsn() == last.lastLsn()) {
+                shipped = t.heartbeat().get().coveredUntil() + " (idle)";
+            }
+            context.out().printf(Locale.ROOT, format, t.id(), t.generations().size(), segments,
+                    Long.toUnsignedString(first.firstLsn()) + ".." + Long.toUnsignedString(last.lastLsn()), shipped);
         }
     }
 

@@ -19,7 +19,7 @@ import java.util.Map;
         mixinStandardHelpOptions = true,
         versionProvider = Main.VersionProvider.class,
         description = "Backs up a PowDB data directory to a local, S3 or GCS repository and restores it.",
-        subcommands = {BackupCommand.class, ListCommand.class, RestoreCommand.class, VerifyCommand.class},
+        subcommands = {BackupCommand.class, ShipCommand.class, ListCommand.class, RestoreCommand.class, VerifyCommand.class},
         footer = {"", "Exit status: 0 success, 1 failure, 2 usage error, 3 integrity check failed."})
 public final class Main implements Runnable {
     public static final int EXIT_FAILURE = 1;

@@ -18,8 +18,9 @@ import java.util.List;
 
 @Command(name = "restore", description = {
         "Restores a backup into an empty or new directory, checking every object before it is put in place.",
-        "Default: the latest backup. --to-lsn and --to-time pick the newest backup of the newest history at or "
-                + "before that point."})
+        "Default: the latest backup. --to-lsn and --to-time restore the newest backup of the newest history at or",
+        "before that point, plus the WAL shipped after it ('powdb-backup ship') up to the last commit at or before",
+        "the point; a point the backups and the shipped WAL do not reach is refused, naming what is missing."})
 final class RestoreCommand extends CommandBase {
     @Option(names = "--target", required = true, paramLabel = "DIR", description = "Where to restore; must be empty or absent.")
     Path target;
@@ -28,19 +29,26 @@ final class RestoreCommand extends CommandBase {
     Point point;
 
     static final class Point {
-        @Option(names = "--to-lsn", paramLabel = "N", description = "The newest backup at or below LSN N.")
+        @Option(names = "--to-lsn", paramLabel = "N", description = "The state at LSN N: the last transaction "
+                + "committed at or below it.")
         String lsn;
 
-        @Option(names = "--to-time", paramLabel = "ISO-8601", description = "The newest backup taken at or before this "
-                + "time, e.g. 2026-11-21T10:15:00Z.")
+        @Option(names = "--to-time", paramLabel = "ISO-8601", description = "The state at this time, e.g. "
+                + "2026-11-21T10:15:00Z: the last WAL shipped at or before it (precise to the shipping interval), or "
+                + "the backup taken then.")
         String time;
 
         @Option(names = "--backup", paramLabel = "ID", description = "This backup (see 'powdb-backup list').")
         String backup;
     }
 
+    @Option(names = "--timeline", paramLabel = "ID", description = "With --to-lsn/--to-time: use only the WAL of "
+            + "this timeline (see 'powdb-backup list'), e.g. to pick a life of the database before a restart that "
+            + "reused LSNs.")
+    String timeline;
+
     record Output(String id, String type, long sourceLsn, String created, String history, List<String> chain,
-            String target, long files, long bytesWritten) {
+            String target, long files, long bytesWritten, long restoredLsn, String walTimeline, long walRecords) {
     }
 
     @Override
@@ -48,21 +56,29 @@ final class RestoreCommand extends CommandBase {
         RestorePoint restorePoint = restorePoint();
         try (Repository repository = openRepository()) {
             RestoreResult result = new RestoreService(repository).restore(restorePoint, target,
-                    new RestoreOptions(tempDir(), progress()));
+                    new RestoreOptions(tempDir(), progress(), timeline));
             if (json) {
                 printJson(new Output(result.manifest().id(), result.manifest().type(), result.manifest().sourceLsn(),
                         result.manifest().created(), result.manifest().history(), result.chain(),
-                        result.target().toString(), result.files(), result.bytesWritten()));
+                        result.target().toString(), result.files(), result.bytesWritten(), result.reachedLsn(),
+                        result.walTimeline(), result.walRecords()));
             } else {
                 say("Restored backup " + result.manifest().id() + " (LSN " + Long.toUnsignedString(result.manifest().sourceLsn())
                         + ", " + result.chain().size() + " backups in its chain) to " + result.target());
                 say("  " + result.files() + " files, " + Units.bytes(result.bytesWritten()));
+                if (result.walTimeline() != null) {
+                    say("  plus " + result.walRecords() + " shipped WAL records (timeline " + result.walTimeline()
+                            + "): PowDB's recovery on open brings it to LSN " + Long.toUnsignedString(result.reachedLsn()));
+                }
             }
             return 0;
         }
     }
 
     private RestorePoint restorePoint() {
+        if (timeline != null && (point == null || point.backup != null)) {
+            throw new IllegalArgumentException("--timeline goes with --to-lsn or --to-time");
+        }
         if (point == null) {
             return new RestorePoint.Latest();
         }

@@ -82,12 +82,52 @@ class CliEndToEndTest {
 
         Path byLsn = tmp.resolve("restored-lsn");
         json(cli.run("restore", "--repo", repo, "--target", byLsn.toString(),
-                "--to-lsn", Long.toString(inc.get("source_lsn").asLong() - 1), "--json"));
+                "--to-lsn", Long.toString(full.get("source_lsn").asLong()), "--json"));
         PowDbFixture.assertSameDatabase(fullState, byLsn, true);
 
         Path byTime = tmp.resolve("restored-time");
         json(cli.run("restore", "--repo", repo, "--target", byTime.toString(), "--to-time", inc.get("created").asText(), "--json"));
         PowDbFixture.assertSameDatabase(db.dir(), byTime, true);
+    }
+
+    @Test
+    void shippedWalRestoresToAnyCommitAndAGapIsRefusedWithExitOne() throws IOException {
+        db.updatePages("users", 3);
+        JsonNode first = json(cli.run("ship", "--once", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+        assertEquals(1, first.get("segments").asInt());
+        JsonNode backup = json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+        assertEquals("crash-consistent", backup.get("consistency").asText());
+        db.updatePages("users", 4, 5);
+        long middle = db.lastLsn();
+        Path middleState = snapshot("middle");
+        db.updatePages("orders", 2);
+        JsonNode second = json(cli.run("ship", "--once", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+        assertEquals(db.lastLsn(), second.get("last_shipped_lsn").asLong());
+        // Each 'ship --once' is a follower of its own: it starts a timeline, shipping the current generation of
+        // wal.log from its start again. A long-running 'ship' keeps one timeline.
+        assertFalse(first.get("timeline").asText().equals(second.get("timeline").asText()));
+
+        Path atMiddle = tmp.resolve("at-middle");
+        JsonNode restored = json(cli.run("restore", "--repo", repo, "--target", atMiddle.toString(), "--to-lsn",
+                Long.toString(middle), "--json"));
+        assertEquals(middle, restored.get("restored_lsn").asLong());
+        assertEquals(backup.get("id").asText(), restored.get("id").asText());
+        assertEquals(second.get("timeline").asText(), restored.get("wal_timeline").asText());
+        // PowDB replays the appended WAL on open: the result is the database as it was at that LSN.
+        PowDbFixture.open(atMiddle, db.version(), 1);
+        PowDbFixture.open(middleState, db.version(), 1);
+        PowDbFixture.assertSameDatabase(middleState, atMiddle, true);
+
+        CliRunner.Result list = cli.run("list", "--repo", repo);
+        assertEquals(0, list.exit(), list.toString());
+        assertTrue(list.out().contains("WAL TIMELINE") && list.out().contains(first.get("timeline").asText()), list.out());
+
+        Path beyond = tmp.resolve("beyond");
+        CliRunner.Result refused = cli.run("restore", "--repo", repo, "--target", beyond.toString(), "--to-lsn",
+                Long.toString(db.lastLsn() + 100));
+        assertEquals(1, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("nothing is shipped after LSN " + db.lastLsn()), refused.err());
+        assertFalse(Files.exists(beyond));
     }
 
     @Test

@@ -109,7 +109,7 @@ abstract class CliOnObjectStoreTestBase {
 
         Path byLsn = tmp.resolve("restored-by-lsn");
         JsonNode atLsn = json(cli.run("restore", "--repo", repo, "--target", byLsn.toString(),
-                "--to-lsn", Long.toString(inc.get("source_lsn").asLong() - 1), "--json"));
+                "--to-lsn", Long.toString(full.get("source_lsn").asLong()), "--json"));
         assertEquals(full.get("id").asText(), atLsn.get("id").asText());
         PowDbFixture.assertSameDatabase(fullState, byLsn, true);
 

@@ -1,0 +1,327 @@
+package io.powdb.backup.archive;
+
+import io.powdb.backup.backup.BackupResult;
+import io.powdb.backup.backup.BackupService;
+import io.powdb.backup.repo.IntegrityException;
+import io.powdb.backup.repo.Manifest;
+import io.powdb.backup.repo.RepositoryException;
+import io.powdb.backup.repo.RestorePoint;
+import io.powdb.backup.restore.RestoreOptions;
+import io.powdb.backup.restore.RestoreResult;
+import io.powdb.backup.restore.RestoreService;
+import io.powdb.backup.testing.BackupTestSupport;
+import io.powdb.backup.testing.PowDbFixture;
+import io.powdb.backup.testing.WalRecord;
+import io.powdb.backup.testing.WalWriter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * WAL shipping and restore to any LSN, deterministically: the shipper and backups run at chosen moments of a
+ * fixture's life, and every restore is compared with the writer's state at that LSN, as PowDB's redo would
+ * recover it.
+ */
+class PointInTimeRestoreTest extends BackupTestSupport {
+    private final List<WalRecord> archive = new ArrayList<>();
+    private WalShipper shipper;
+
+    private void start(PowDbFixture.Version version) throws IOException {
+        db = PowDbFixture.create(tmp.resolve("db-" + version), version, 77);
+        db.createTable("a", 24);
+        db.createTable("b", 12);
+        db.checkpoint();
+        shipper = new WalShipper(repository, db.dir(), tmp.resolve("ship"), Clock.systemUTC(), 1 << 20);
+    }
+
+    private void transactions(int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            db.updateRandomPages(i % 2 == 0 ? "a" : "b", 1 + i % 3);
+        }
+    }
+
+    /** A checkpoint, keeping the records it truncates away for the model. */
+    private void checkpoint() throws IOException {
+        archive.addAll(db.walRecords());
+        db.checkpoint();
+    }
+
+    private List<WalRecord> allRecords() throws IOException {
+        List<WalRecord> all = new ArrayList<>(archive);
+        all.addAll(db.walRecords());
+        return all;
+    }
+
+    private static List<Long> commits(List<WalRecord> records) {
+        return records.stream().filter(r -> r.type() == WalWriter.COMMIT).map(WalRecord::lsn).toList();
+    }
+
+    private BackupResult liveBackup() throws IOException {
+        return new BackupService(repository).backup(db.dir(), options());
+    }
+
+    private RestoreResult restoreTo(long lsn, Path target) throws IOException {
+        return restore(new RestorePoint.AtOrBeforeLsn(lsn), target);
+    }
+
+    private void assertRestoresExactly(Path initial, List<WalRecord> records, long lsn) throws IOException {
+        Path target = newTarget();
+        RestoreResult result = restoreTo(lsn, target);
+        Path actual = recovered(target, "actual-" + lsn);
+        Path expected = stateAtCommit(initial, records, lsn, "expected-" + lsn);
+        try {
+            PowDbFixture.assertSameDatabase(expected, actual, true);
+        } catch (AssertionError e) {
+            throw new AssertionError("restore to LSN " + lsn + " (backup " + result.manifest().id() + ", "
+                    + result.walRecords() + " WAL records, reached " + result.reachedLsn() + "): " + e.getMessage(), e);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(PowDbFixture.Version.class)
+    void everyCommitAfterACrashConsistentBackupIsReachableAcrossCheckpoints(PowDbFixture.Version version)
+            throws IOException {
+        start(version);
+        Path initial = snapshot("initial");
+        transactions(3);
+        assertEquals(1, shipper.shipOnce().segments());
+        Manifest backup = liveBackup().manifest();
+        assertEquals(Manifest.CRASH_CONSISTENT, backup.consistency());
+        assertNotNull(backup.walAnchor());
+        transactions(4);
+        shipper.shipOnce();
+        checkpoint();
+        transactions(3);
+        WalShipper.Report report = shipper.shipOnce();
+        assertTrue(report.breaks().isEmpty(), report.breaks().toString());
+        transactions(2);
+        shipper.shipOnce();
+
+        List<WalRecord> records = allRecords();
+        List<Long> commits = commits(records);
+        int checked = 0;
+        for (long c : commits) {
+            if (Long.compareUnsigned(c, backup.sourceLsn()) >= 0) {
+                assertRestoresExactly(initial, records, c);
+                checked++;
+            }
+        }
+        assertTrue(checked >= 9, checked + " points checked");
+        // An LSN that is no commit restores to the last commit below it.
+        long last = commits.get(commits.size() - 1);
+        long previous = commits.get(commits.size() - 2);
+        Path target = newTarget();
+        RestoreResult result = restoreTo(last - 1, target);
+        assertEquals(previous, result.reachedLsn());
+        assertNotNull(result.walTimeline());
+        PowDbFixture.assertSameDatabase(stateAtCommit(initial, records, previous, "prev"), recovered(target, "prev"), true);
+
+        // Past the last shipped commit nothing is known: refused, nothing written.
+        Path beyond = newTarget();
+        RepositoryException e = assertThrows(RepositoryException.class, () -> restoreTo(last + 10, beyond));
+        assertContains(e.getMessage(), "nothing is shipped after LSN " + last, "--to-lsn " + last);
+        assertFalse(Files.exists(beyond));
+    }
+
+    @Test
+    void aBackupOfACheckpointedMomentJoinsTheTimelineAtTheNextGeneration() throws Exception {
+        start(PowDbFixture.Version.V0_5);
+        transactions(2);
+        shipper.shipOnce();
+        checkpoint();
+        shipper.shipOnce(); // sees the truncation
+        Thread.sleep(5);
+        Path initial = snapshot("checkpointed");
+        Manifest backup = liveBackup().manifest();
+        assertEquals(Manifest.QUIESCENT, backup.consistency());
+        Thread.sleep(5);
+        transactions(4);
+        assertEquals(1, shipper.shipOnce().segments());
+        List<WalRecord> records = db.walRecords();
+        for (long c : commits(records)) {
+            assertRestoresExactly(initial, records, c);
+        }
+    }
+
+    @Test
+    void walTruncatedBetweenShipmentsIsAGapThatIsNamedAndNeverBridged() throws Exception {
+        start(PowDbFixture.Version.V0_5);
+        Path initial = snapshot("initial");
+        transactions(2);
+        shipper.shipOnce();
+        Manifest first = liveBackup().manifest();
+        transactions(2);
+        shipper.shipOnce();
+        long shipped = commits(db.walRecords()).get(3);
+        // Written and checkpointed away between two polls: the shipper never sees these records.
+        transactions(2);
+        long lost = commits(db.walRecords()).get(5);
+        checkpoint();
+        transactions(2);
+        WalShipper.Report report = shipper.shipOnce();
+        assertEquals(1, report.breaks().size(), report.breaks().toString());
+        assertContains(report.breaks().get(0), "LSN_GAP");
+        Thread.sleep(5);
+        Manifest second = liveBackup().manifest();
+        transactions(2);
+        shipper.shipOnce();
+        List<WalRecord> records = allRecords();
+
+        assertRestoresExactly(initial, records, shipped);
+        Path target = newTarget();
+        RepositoryException e = assertThrows(RepositoryException.class, () -> restoreTo(lost, target));
+        assertContains(e.getMessage(), "backup " + first.id(), "nothing is shipped after LSN " + shipped,
+                "--to-lsn " + shipped);
+        assertFalse(Files.exists(target));
+        // After the gap, the next backup anchors the new timeline.
+        for (long c : commits(records)) {
+            if (Long.compareUnsigned(c, second.sourceLsn()) >= 0) {
+                assertRestoresExactly(initial, records, c);
+            }
+        }
+    }
+
+    @Test
+    void aRestartThatReusesLsnsStartsANewTimelineAndEachLifeRestoresToItsOwnState() throws Exception {
+        start(PowDbFixture.Version.V0_4);
+        Path initial = snapshot("initial");
+        transactions(2);
+        shipper.shipOnce();
+        Manifest before = liveBackup().manifest();
+        transactions(3);
+        shipper.shipOnce();
+        List<WalRecord> firstLife = db.walRecords();
+        long lastCommit = commits(firstLife).get(commits(firstLife).size() - 1);
+        // A graceful restart: recovery checkpoints, and 0.4.x sets the next LSN above the largest PAGE LSN,
+        // so the last commit's LSN (which stamps no page) is handed out again.
+        db = PowDbFixture.open(db.dir(), PowDbFixture.Version.V0_4, 78);
+        assertEquals(lastCommit, db.lastLsn() + 1, "the restart reuses the last commit's LSN");
+        Path restarted = snapshot("restarted");
+        Thread.sleep(5);
+        transactions(2);
+        WalShipper.Report report = shipper.shipOnce();
+        assertEquals(1, report.breaks().size(), report.breaks().toString());
+        assertContains(report.breaks().get(0), "LSN_WENT_BACK");
+        Manifest after = liveBackup().manifest();
+        transactions(3);
+        shipper.shipOnce();
+        List<WalRecord> secondLife = db.walRecords();
+
+        for (long c : commits(firstLife)) {
+            if (Long.compareUnsigned(c, before.sourceLsn()) >= 0 && Long.compareUnsigned(c, after.sourceLsn()) < 0) {
+                assertRestoresExactly(initial, firstLife, c);
+            }
+        }
+        for (long c : commits(secondLife)) {
+            if (Long.compareUnsigned(c, after.sourceLsn()) >= 0) {
+                assertRestoresExactly(restarted, secondLife, c);
+            }
+        }
+        assertEquals(2, WalArchive.load(repository).timelines().size());
+    }
+
+    @Test
+    void aDamagedOrMissingSegmentIsNamedAndNothingIsRestored() throws Exception {
+        start(PowDbFixture.Version.V0_5);
+        transactions(2);
+        shipper.shipOnce();
+        liveBackup();
+        transactions(2);
+        shipper.shipOnce();
+        transactions(2);
+        shipper.shipOnce();
+        List<Long> commits = commits(db.walRecords());
+        long last = commits.get(commits.size() - 1);
+        List<WalSegment> segments = WalArchive.load(repository).timelines().get(0).generations().get(0).segments();
+        assertEquals(3, segments.size());
+
+        Path middle = tmp.resolve("repo").resolve(segments.get(1).key());
+        byte[] good = Files.readAllBytes(middle);
+        byte[] bad = good.clone();
+        bad[bad.length / 2] ^= 0x10;
+        Files.write(middle, bad);
+        Path target = newTarget();
+        IntegrityException damaged = assertThrows(IntegrityException.class, () -> restoreTo(last, target));
+        assertContains(damaged.getMessage(), segments.get(1).key(), "damaged");
+        assertFalse(Files.exists(target));
+        try (var entries = Files.list(tmp)) {
+            assertTrue(entries.noneMatch(p -> p.getFileName().toString().contains("powdb-restore")));
+        }
+
+        Files.delete(middle);
+        RepositoryException missing = assertThrows(RepositoryException.class, () -> restoreTo(last, target));
+        assertContains(missing.getMessage(), "WAL is missing between LSN " + segments.get(0).lastLsn()
+                + " and LSN " + segments.get(2).firstLsn());
+        assertFalse(Files.exists(target));
+        Files.write(middle, good);
+        restoreTo(last, target);
+    }
+
+    @Test
+    void timeTargetsUseTheShippingTimesAndTheHeartbeat() throws Exception {
+        start(PowDbFixture.Version.V0_5);
+        Path initial = snapshot("initial");
+        transactions(2);
+        shipper.shipOnce();
+        Manifest backup = liveBackup().manifest();
+        Thread.sleep(5);
+        transactions(2);
+        shipper.shipOnce();
+        List<WalRecord> records = db.walRecords();
+        WalSegment second = WalArchive.load(repository).timelines().get(0).last().orElseThrow();
+        Thread.sleep(5);
+        java.time.Instant later = java.time.Instant.now();
+        Path target = newTarget();
+        RepositoryException e = assertThrows(RepositoryException.class,
+                () -> restore(new RestorePoint.AtOrBeforeTime(later), target));
+        assertContains(e.getMessage(), "nothing is shipped after LSN " + second.lastLsn());
+        // The shipper polls again, finds nothing new, and says so.
+        shipper.shipOnce();
+        shipper.writeHeartbeat();
+        RestoreResult result = restore(new RestorePoint.AtOrBeforeTime(later), target);
+        assertEquals(second.lastLsn(), result.reachedLsn());
+        PowDbFixture.assertSameDatabase(stateAtCommit(initial, records, second.lastLsn(), "t"), recovered(target, "t"), true);
+        // Between the backup and the second segment: the backup alone.
+        RestoreResult early = restore(new RestorePoint.AtOrBeforeTime(second.shippedAt().minusMillis(1)), newTarget());
+        assertEquals(backup.id(), early.manifest().id());
+        assertEquals(0, early.walRecords());
+    }
+
+    @Test
+    void restoreCanBeHeldToOneTimeline() throws Exception {
+        start(PowDbFixture.Version.V0_5);
+        transactions(2);
+        shipper.shipOnce();
+        liveBackup();
+        transactions(2);
+        shipper.shipOnce();
+        long last = commits(db.walRecords()).get(3);
+        String timeline = WalArchive.load(repository).timelines().get(0).id();
+        RestoreResult held = new RestoreService(repository).restore(new RestorePoint.AtOrBeforeLsn(last), newTarget(),
+                RestoreOptions.defaults().withTimeline(timeline));
+        assertEquals(timeline, held.walTimeline());
+        RepositoryException e = assertThrows(RepositoryException.class, () -> new RestoreService(repository).restore(
+                new RestorePoint.AtOrBeforeLsn(last), newTarget(),
+                RestoreOptions.defaults().withTimeline("20200101T000000000Z-000000")));
+        assertContains(e.getMessage(), "timeline 20200101T000000000Z-000000");
+    }
+
+    private static void assertContains(String text, String... parts) {
+        for (String part : parts) {
+            assertTrue(text.contains(part), "expected '" + part + "' in: " + text);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+package io.powdb.backup.cli;
+
+import io.powdb.backup.archive.WalShipper;
+import io.powdb.backup.repo.Repository;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+@Command(name = "ship", description = {
+        "Ships the WAL of a running PowDB into the repository as it grows (committed records only, every few",
+        "seconds), so that 'restore --to-lsn' and '--to-time' reach any committed point after a backup.",
+        "Runs until stopped (SIGTERM or SIGINT ship once more, then exit), or once with --once."})
+final class ShipCommand extends CommandBase {
+    private static final Duration MAX_BACKOFF = Duration.ofMinutes(1);
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "The PowDB data directory. Default: $POWDB_DATA, else ./powdb_data.")
+    Path dataDir;
+
+    @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "5s",
+            description = "How often to look for new WAL records. Default: ${DEFAULT-VALUE}.")
+    String interval;
+
+    @Option(names = "--heartbeat", paramLabel = "DURATION", defaultValue = "60s",
+            description = "How often to record that nothing new was committed (lets --to-time reach past the last "
+                    + "segment). Default: ${DEFAULT-VALUE}.")
+    String heartbeat;
+
+    @Option(names = "--once", description = "Ship what is committed now, then exit (non-zero on failure).")
+    boolean once;
+
+    record Output(int segments, long bytes, long records, String timeline, Long lastShippedLsn, String coveredUntil,
+            List<String> breaks) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = dataDir != null ? dataDir : Path.of(context.env().getOrDefault("POWDB_DATA", "./powdb_data"));
+        Duration every = Durations.parse(interval, "--interval");
+        Duration beatEvery = Durations.parse(heartbeat, "--heartbeat");
+        if (!Files.isRegularFile(dir.resolve("catalog.bin"))) {
+            throw new IllegalArgumentException(dir + " is not a PowDB data directory (no catalog.bin): check --data-dir "
+                    + "or $POWDB_DATA");
+        }
+        try (Repository repository = openRepository()) {
+            repository.initialize();
+            WalShipper shipper = new WalShipper(repository, dir, tempDir(), Clock.systemUTC(),
+                    WalShipper.DEFAULT_MAX_SEGMENT_BYTES);
+            if (once) {
+                WalShipper.Report report = shipper.shipOnce();
+                shipper.writeHeartbeat();
+                print(report);
+                return 0;
+            }
+            return runUntilStopped(dir, shipper, every, beatEvery);
+        }
+    }
+
+    private int runUntilStopped(Path dir, WalShipper shipper, Duration every, Duration beatEvery) throws InterruptedException {
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stop.countDown();
+            try {
+                finished.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "powdb-backup-ship-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        if (!json) {
+            say("Shipping the WAL of " + dir + " every " + every.toMillis() + " ms; stop with SIGTERM or Ctrl-C");
+        }
+        Instant lastBeat = Instant.EPOCH;
+        Duration backoff = every;
+        try {
+            while (true) {
+                boolean stopping = stop.getCount() == 0;
+                Duration wait = every;
+                try {
+                    WalShipper.Report report = shipper.shipOnce();
+                    if (report.segments() > 0 || !report.breaks().isEmpty()) {
+                        print(report);
+                    }
+                    if (Duration.between(lastBeat, Instant.now()).compareTo(beatEvery) >= 0 || stopping) {
+                        shipper.writeHeartbeat();
+                        lastBeat = Instant.now();
+                    }
+                    backoff = every;
+                } catch (IOException | RuntimeException e) {
+                    warn("shipping the WAL failed, retrying in " + backoff.toSeconds() + " s: " + Main.oneLine(e));
+                    wait = backoff;
+                    backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+                }
+                if (stopping) {
+                    return 0; // shipped once more after the stop request
+                }
+                stop.await(wait.toMillis(), TimeUnit.MILLISECONDS);
+            }
+        } finally {
+            finished.countDown();
+        }
+    }
+
+    private void print(WalShipper.Report report) {
+        report.breaks().forEach(b -> warn("WAL timeline break: " + b + "; take a backup so that restore can reach "
+                + "the points after it"));
+        if (json) {
+            try {
+                context.out().println(io.powdb.backup.repo.Json.MAPPER.writeValueAsString(new Output(report.segments(),
+                        report.bytes(), report.records(), report.timeline(),
+                        report.lastShippedLsn().isPresent() ? report.lastShippedLsn().getAsLong() : null,
+                        report.coveredUntil() == null ? null : report.coveredUntil().toString(), report.breaks())));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        } else if (report.segments() > 0) {
+            say("Shipped " + report.records() + " WAL records (" + Units.bytes(report.bytes()) + ") in "
+                    + report.segments() + " segments, up to LSN "
+                    + Long.toUnsignedString(report.lastShippedLsn().getAsLong()) + " (timeline " + report.timeline() + ")");
+        }
+    }
+}
