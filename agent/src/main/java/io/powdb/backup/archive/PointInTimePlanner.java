@@ -22,6 +22,8 @@ import java.util.Optional;
  * <li>the backup copied WAL records (crash-consistent, {@link WalAnchor}): a generation of the timeline
  *     starts with the same first record at the same offset, and its segments hold everything up to where the
  *     backup's copy ends (restore then proves the bytes are the same); or</li>
+ * <li>a generation of the timeline starts with the LSN right after the backup's last committed WAL record:
+ *     LSNs count records, so nothing lies between (the rule the follower proves continuity by); or</li>
  * <li>the backup's WAL was empty (a checkpointed moment): it falls between two generations of the timeline,
  *     after the earlier one's last segment was shipped and its last data record reached the pages
  *     (the backup's LSN is at or above it), and before the next one began (below its first LSN, taken before
@@ -41,7 +43,7 @@ public final class PointInTimePlanner {
     }
 
     /** Where a timeline continues a backup: a generation and the file offset appending starts at. */
-    private record Join(WalArchive.Timeline timeline, int generationIndex, long offset, List<WalSegment> checked) {
+    private record Join(WalArchive.Timeline timeline, int generationNumber, long offset, List<WalSegment> checked) {
     }
 
     /** How far a walk from a join got. */
@@ -69,7 +71,8 @@ public final class PointInTimePlanner {
                     if (walk.applied.isEmpty()) {
                         return WalPlan.baseOnly(base);
                     }
-                    return new WalPlan(base, join.timeline.id(), join.checked, walk.applied, join.offset, stopLsn(walk, point));
+                    return new WalPlan(base, join.timeline.id(), join.checked, walk.applied, join.generationNumber, join.offset,
+                            stopLsn(walk, point));
                 }
                 if (best == null) {
                     best = walk;
@@ -78,6 +81,18 @@ public final class PointInTimePlanner {
             }
         }
         throw new RepositoryException(refusal(point, newest, bestBase, best, timeline));
+    }
+
+    /** The plan for a point, in words, for diagnostics. */
+    public String describe(RestorePoint point) {
+        try {
+            WalPlan plan = plan(point, null);
+            return "base " + plan.base().id() + " anchor " + plan.base().walAnchor() + " wal_end " + plan.base().walEndLsn()
+                    + " timeline " + plan.timeline() + " from " + plan.fromOffset() + " checked " + plan.checked()
+                    + " applied " + plan.applied();
+        } catch (IOException e) {
+            return e.getMessage();
+        }
     }
 
     private static boolean exactly(Manifest base, RestorePoint point) {
@@ -106,7 +121,11 @@ public final class PointInTimePlanner {
             for (int i = 0; i < t.generations().size(); i++) {
                 WalArchive.Generation g = t.generations().get(i);
                 WalSegment first = g.segments().get(0);
-                if (anchor != null) {
+                if (base.walEndLsn() != null && first.firstLsn() == base.walEndLsn() + 1
+                        && base.createdAt().isBefore(first.shippedAt())) {
+                    // The generation's first record is the one right after the backup's last commit.
+                    joins.add(new Join(t, g.number(), first.startOffset(), List.of()));
+                } else if (anchor != null) {
                     if (first.startOffset() == anchor.fileOffset() && first.firstLsn() == anchor.firstLsn()) {
                         prefix(g, anchor.endOffset()).ifPresent(checked -> joins.add(new Join(t, g.number(),
                                 anchor.endOffset(), checked)));
@@ -162,7 +181,7 @@ public final class PointInTimePlanner {
     private Walk walk(Join join, RestorePoint point) {
         List<WalSegment> applied = new ArrayList<>();
         List<WalArchive.Generation> generations = join.timeline.generations();
-        int index = indexOf(generations, join.generationIndex);
+        int index = indexOf(generations, join.generationNumber);
         long reach = 0;
         boolean reachKnown = false;
         WalSegment previous = join.checked.isEmpty() ? null : join.checked.get(join.checked.size() - 1);
@@ -180,7 +199,7 @@ public final class PointInTimePlanner {
                     continue; // before the join: the base holds it
                 }
                 if (gi == index && applied.isEmpty() && s.startOffset() <= expectOffset) {
-                    // the segment holding the join point
+                    // the segment holding the join point, or starting at it
                 } else if (previous != null && s.generation() == previous.generation() && s.startOffset() != previous.endOffset()) {
                     return new Walk(join, applied, false, reach, missing(previous, s));
                 }

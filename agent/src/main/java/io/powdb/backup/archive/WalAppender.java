@@ -82,7 +82,7 @@ public final class WalAppender {
                     used++;
                     try (FileChannel seg = FileChannel.open(copy, StandardOpenOption.READ)) {
                         long skip = 0;
-                        if (anchor != null && s == plan.applied().get(0) && s.startOffset() < plan.fromOffset()) {
+                        if (plan.holdsJoin(s)) {
                             skip = plan.fromOffset() - s.startOffset();
                             compareHead(wal, anchor.walOffset() + (s.startOffset() - anchor.fileOffset()), seg, skip, plan, s);
                         }
@@ -170,7 +170,8 @@ public final class WalAppender {
             buf.clear().limit((int) Math.min(buf.capacity(), length - done));
             int n = wal.read(buf, position + done);
             if (n < 0) {
-                throw new IntegrityException("the restored wal.log is shorter than its manifest's wal_anchor says");
+                throw new IntegrityException("the restored wal.log (" + wal.size() + " bytes) is shorter than its "
+                        + "manifest's wal_anchor says: no bytes at " + (position + done));
             }
             hash.update(buf.array(), 0, n);
             done += n;
@@ -200,7 +201,8 @@ public final class WalAppender {
     private static void readFully(FileChannel channel, ByteBuffer buf, long position) throws IOException {
         while (buf.hasRemaining()) {
             if (channel.read(buf, position + buf.position()) < 0) {
-                throw new IntegrityException("the restored wal.log is shorter than its manifest's wal_anchor says");
+                throw new IntegrityException("the restored wal.log (" + channel.size() + " bytes) is shorter than its "
+                        + "manifest's wal_anchor says: no bytes at " + (position + buf.position()));
             }
         }
     }

@@ -12,23 +12,24 @@ import java.util.List;
  * @param checked segments that hold bytes the base backup's wal.log already has (its generation's prefix);
  *                they are not downloaded, but hashed from the restored wal.log to prove the two are the same
  *                generation. Empty when the timeline joins the base at a generation boundary.
+ * @param joinGeneration the timeline generation the base joins, at {@code fromOffset}
  * @param applied segments downloaded and appended (the first may start before {@code fromOffset}: its bytes
  *                before that are compared with the base's)
  */
 public record WalPlan(Manifest base, String timeline, List<WalSegment> checked, List<WalSegment> applied,
-        long fromOffset, long stopLsn) {
+        int joinGeneration, long fromOffset, long stopLsn) {
 
     /** A plan that restores the base backup alone. */
     public static WalPlan baseOnly(Manifest base) {
-        return new WalPlan(base, null, List.of(), List.of(), 0, base.sourceLsn());
+        return new WalPlan(base, null, List.of(), List.of(), 0, 0, base.sourceLsn());
     }
 
     public boolean appliesWal() {
         return !applied.isEmpty();
     }
 
-    /** True when the plan joins the base through its WAL content (else at a generation boundary). */
-    boolean joinsInsideGeneration() {
-        return base.walAnchor() != null;
+    /** True when {@code s} holds the join point inside it: its bytes before it are the base's own. */
+    boolean holdsJoin(WalSegment s) {
+        return s.generation() == joinGeneration && s.startOffset() < fromOffset && s.endOffset() > fromOffset;
     }
 }

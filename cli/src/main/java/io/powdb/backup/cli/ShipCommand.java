@@ -26,8 +26,14 @@ final class ShipCommand extends CommandBase {
             description = "The PowDB data directory. Default: $POWDB_DATA, else ./powdb_data.")
     Path dataDir;
 
+    @Option(names = "--poll", paramLabel = "DURATION", defaultValue = "250ms",
+            description = "How often to copy new WAL records out of wal.log into a local spool, before a checkpoint "
+                    + "can remove them. Default: ${DEFAULT-VALUE}.")
+    String pollEvery;
+
     @Option(names = "--interval", paramLabel = "DURATION", defaultValue = "5s",
-            description = "How often to look for new WAL records. Default: ${DEFAULT-VALUE}.")
+            description = "How often to upload the spooled committed records as a segment (also sooner when 64 MiB "
+                    + "are waiting). Default: ${DEFAULT-VALUE}.")
     String interval;
 
     @Option(names = "--heartbeat", paramLabel = "DURATION", defaultValue = "60s",
@@ -46,6 +52,7 @@ final class ShipCommand extends CommandBase {
     public Integer call() throws Exception {
         Path dir = dataDir != null ? dataDir : Path.of(context.env().getOrDefault("POWDB_DATA", "./powdb_data"));
         Duration every = Durations.parse(interval, "--interval");
+        Duration pollInterval = Durations.parse(pollEvery, "--poll");
         Duration beatEvery = Durations.parse(heartbeat, "--heartbeat");
         if (!Files.isRegularFile(dir.resolve("catalog.bin"))) {
             throw new IllegalArgumentException(dir + " is not a PowDB data directory (no catalog.bin): check --data-dir "
@@ -53,19 +60,21 @@ final class ShipCommand extends CommandBase {
         }
         try (Repository repository = openRepository()) {
             repository.initialize();
-            WalShipper shipper = new WalShipper(repository, dir, tempDir(), Clock.systemUTC(),
-                    WalShipper.DEFAULT_MAX_SEGMENT_BYTES);
-            if (once) {
-                WalShipper.Report report = shipper.shipOnce();
-                shipper.writeHeartbeat();
-                print(report);
-                return 0;
+            try (WalShipper shipper = new WalShipper(repository, dir, tempDir(), Clock.systemUTC(),
+                    WalShipper.DEFAULT_MAX_SEGMENT_BYTES)) {
+                if (once) {
+                    WalShipper.Report report = shipper.shipOnce();
+                    shipper.writeHeartbeat();
+                    print(report);
+                    return 0;
+                }
+                return runUntilStopped(dir, shipper, pollInterval, every, beatEvery);
             }
-            return runUntilStopped(dir, shipper, every, beatEvery);
         }
     }
 
-    private int runUntilStopped(Path dir, WalShipper shipper, Duration every, Duration beatEvery) throws InterruptedException {
+    private int runUntilStopped(Path dir, WalShipper shipper, Duration pollInterval, Duration every,
+            Duration beatEvery) throws InterruptedException {
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch finished = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
@@ -78,33 +87,39 @@ final class ShipCommand extends CommandBase {
         }, "powdb-backup-ship-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         if (!json) {
-            say("Shipping the WAL of " + dir + " every " + every.toMillis() + " ms; stop with SIGTERM or Ctrl-C");
+            say("Shipping the WAL of " + dir + ": copied every " + pollInterval.toMillis() + " ms, uploaded every "
+                    + every.toMillis() + " ms; stop with SIGTERM or Ctrl-C");
         }
+        Instant nextUpload = Instant.now();
         Instant lastBeat = Instant.EPOCH;
         Duration backoff = every;
         try {
             while (true) {
                 boolean stopping = stop.getCount() == 0;
-                Duration wait = every;
                 try {
-                    WalShipper.Report report = shipper.shipOnce();
-                    if (report.segments() > 0 || !report.breaks().isEmpty()) {
-                        print(report);
+                    boolean full = shipper.poll();
+                    if (full || stopping || !Instant.now().isBefore(nextUpload)) {
+                        nextUpload = Instant.now().plus(every);
+                        WalShipper.Report report = shipper.upload();
+                        if (report.segments() > 0 || !report.breaks().isEmpty()) {
+                            print(report);
+                        }
+                        if (Duration.between(lastBeat, Instant.now()).compareTo(beatEvery) >= 0 || stopping) {
+                            shipper.writeHeartbeat();
+                            lastBeat = Instant.now();
+                        }
+                        backoff = every;
                     }
-                    if (Duration.between(lastBeat, Instant.now()).compareTo(beatEvery) >= 0 || stopping) {
-                        shipper.writeHeartbeat();
-                        lastBeat = Instant.now();
-                    }
-                    backoff = every;
                 } catch (IOException | RuntimeException e) {
-                    warn("shipping the WAL failed, retrying in " + backoff.toSeconds() + " s: " + Main.oneLine(e));
-                    wait = backoff;
+                    warn("shipping the WAL failed, retrying in " + backoff.toSeconds() + " s (records stay in the "
+                            + "local spool): " + Main.oneLine(e));
+                    nextUpload = Instant.now().plus(backoff);
                     backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
                 }
                 if (stopping) {
-                    return 0; // shipped once more after the stop request
+                    return 0; // polled and uploaded once more after the stop request
                 }
-                stop.await(wait.toMillis(), TimeUnit.MILLISECONDS);
+                stop.await(pollInterval.toMillis(), TimeUnit.MILLISECONDS);
             }
         } finally {
             finished.countDown();
