@@ -1,5 +1,7 @@
 package io.powdb.backup.verify;
 
+import io.powdb.backup.archive.WalArchive;
+import io.powdb.backup.archive.WalVerifier;
 import io.powdb.backup.repo.BackupCatalog;
 import io.powdb.backup.repo.BackupId;
 import io.powdb.backup.repo.FileEntry;
@@ -22,7 +24,8 @@ import java.util.Set;
 /**
  * Downloads and checks backups without writing a database: each manifest's checksum and chain, every
  * object's size and BLAKE3, and that every heap can be assembled with each page matching its page map.
- * A backup is checked together with every backup of its chain up to it.
+ * A backup is checked together with every backup of its chain up to it. Checking the whole repository also
+ * checks every shipped WAL segment ({@link WalVerifier}).
  */
 public final class VerifyService {
     private final Repository repository;
@@ -74,6 +77,13 @@ public final class VerifyService {
                 failures.add("backup " + id + ": " + e.getMessage());
             }
         }
-        return new VerifyReport(checked, objectsSeen.size(), bytes, failures);
+        int objects = objectsSeen.size();
+        if (only.isEmpty()) {
+            WalVerifier.Result wal = new WalVerifier(repository, tempDir).verify(WalArchive.load(repository));
+            objects += wal.segments();
+            bytes += wal.bytes();
+            failures.addAll(wal.failures());
+        }
+        return new VerifyReport(checked, objects, bytes, failures);
     }
 }

@@ -271,6 +271,38 @@ class PointInTimeRestoreTest extends BackupTestSupport {
     }
 
     @Test
+    void verifyChecksEveryShippedSegmentAndNamesDamageAndHoles() throws Exception {
+        start(PowDbFixture.Version.V0_4);
+        transactions(2);
+        shipper.shipOnce();
+        liveBackup();
+        for (int i = 0; i < 3; i++) {
+            transactions(2);
+            shipper.shipOnce();
+        }
+        io.powdb.backup.verify.VerifyService verify = new io.powdb.backup.verify.VerifyService(repository);
+        Path scratch = tmp.resolve("verify");
+        var ok = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
+        assertTrue(ok.ok(), ok.failures().toString());
+        List<WalSegment> segments = WalArchive.load(repository).timelines().get(0).generations().get(0).segments();
+        assertEquals(4, segments.size());
+
+        Path second = tmp.resolve("repo").resolve(segments.get(1).key());
+        byte[] bytes = Files.readAllBytes(second);
+        bytes[30] ^= 1;
+        Files.write(second, bytes);
+        var damaged = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
+        assertFalse(damaged.ok());
+        assertContains(String.join("\n", damaged.failures()), segments.get(1).key(), "damaged");
+
+        Files.delete(second);
+        var holed = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
+        assertFalse(holed.ok());
+        assertContains(String.join("\n", holed.failures()), "bytes " + segments.get(0).endOffset() + ".."
+                + segments.get(2).startOffset() + " are missing");
+    }
+
+    @Test
     void timeTargetsUseTheShippingTimesAndTheHeartbeat() throws Exception {
         start(PowDbFixture.Version.V0_5);
         Path initial = snapshot("initial");
