@@ -76,6 +76,7 @@ public final class WalShipper implements AutoCloseable {
     private OptionalLong lastShippedLsn = OptionalLong.empty();
     private Instant coveredUntil;
     private boolean awaitingGeneration;
+    private Instant waitingSince; // when the oldest committed record not yet uploaded was copied
     private final List<String> breaks = new ArrayList<>();
 
     public WalShipper(Repository repository, Path dataDir, Path tempDir, Clock clock, long maxSegmentBytes) {
@@ -116,6 +117,9 @@ public final class WalShipper implements AutoCloseable {
             if (!awaitingGeneration && !newTimelineNext && !hasCommittedWaiting() && lastShippedLsn.isPresent()) {
                 coveredUntil = polledAt;
             }
+            if (hasCommittedWaiting() && waitingSince == null) {
+                waitingSince = polledAt;
+            }
         } while (poll.pollAgainNow());
         return current != null && current.committedBytes() >= maxSegmentBytes;
     }
@@ -142,9 +146,31 @@ public final class WalShipper implements AutoCloseable {
             bytes += current.shippedBytes;
             records += current.shippedRecords;
         }
+        waitingSince = null;
         List<String> seen = List.copyOf(breaks);
         breaks.clear();
         return new Report(segments, bytes, records, uploadedTimeline, lastShippedLsn, coveredUntil, seen);
+    }
+
+    /**
+     * How far uploads are behind wal.log: committed LSNs seen but not uploaded, and for how long the oldest of
+     * them has waited (zero when nothing waits).
+     */
+    public record Lag(long lsns, java.time.Duration behind) {
+    }
+
+    public Lag lag() {
+        long seen = follower.stableLsn().orElse(0);
+        long shipped = lastShippedLsn.orElse(0);
+        long lsns = hasCommittedWaiting() && Long.compareUnsigned(seen, shipped) > 0 ? seen - shipped : 0;
+        java.time.Duration behind = waitingSince == null ? java.time.Duration.ZERO
+                : java.time.Duration.between(waitingSince, clock.instant());
+        return new Lag(lsns, behind.isNegative() ? java.time.Duration.ZERO : behind);
+    }
+
+    /** The last LSN uploaded, if any. */
+    public OptionalLong lastShippedLsn() {
+        return lastShippedLsn;
     }
 
     /** The timeline last uploaded to (null before the first segment), for heartbeats and status. */

@@ -34,8 +34,16 @@ public record BackupId(long lsn, Instant created, String nonce) implements Compa
         return new BackupId(lsn, created, HexFormat.of().formatHex(bytes));
     }
 
+    /** True for a well-formed id whose time is a real one (a key named for 30 February is not ours). */
     public static boolean isValid(String text) {
-        return text != null && FORMAT.matcher(text).matches();
+        if (text == null || !FORMAT.matcher(text).matches()) {
+            return false;
+        }
+        try {
+            return parse(text).toString().equals(text);
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     public static BackupId parse(String text) {

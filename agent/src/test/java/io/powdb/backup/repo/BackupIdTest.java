@@ -23,6 +23,14 @@ class BackupIdTest {
     }
 
     @Test
+    void anIdWithATimeThatDoesNotExistIsNotValid() {
+        assertTrue(BackupId.isValid("00000000000000004711-20261121T101500123Z-3fa9c1"));
+        org.junit.jupiter.api.Assertions.assertFalse(BackupId.isValid("00000000000000004711-20261321T101500123Z-3fa9c1"));
+        org.junit.jupiter.api.Assertions.assertFalse(BackupId.isValid("00000000000000004711-20260230T101500123Z-3fa9c1"));
+        org.junit.jupiter.api.Assertions.assertFalse(BackupId.isValid("00000000000000004711-20261121T256000123Z-3fa9c1"));
+    }
+
+    @Test
     void lexicalOrderIsUnsignedLsnOrder() {
         long[] lsns = {0, 9, 10, 4711, Long.MAX_VALUE, Long.MIN_VALUE, -1L};
         List<String> keys = new ArrayList<>();

@@ -1,5 +1,6 @@
 package io.powdb.backup.cli;
 
+import io.powdb.backup.lease.LeaseGuard;
 import io.powdb.backup.backup.BackupOptions;
 import io.powdb.backup.backup.BackupResult;
 import io.powdb.backup.backup.BackupService;
@@ -40,7 +41,14 @@ final class BackupCommand extends CommandBase {
         try (Repository repository = openRepository()) {
             BackupOptions options = BackupOptions.defaults().withForceFull(full).withRequireQuiescent(requireQuiescent)
                     .withTempDir(tempDir()).withProgress(progress());
-            BackupResult result = new BackupService(repository).backup(dir, options);
+            BackupResult result;
+            try (LeaseGuard lease = LeaseGuard.acquire(repository, "backup")) {
+                result = new BackupService(repository).backup(dir, options);
+                if (lease.lost() != null) {
+                    warn("the repository lease was lost during the backup (" + lease.lost() + "): another agent may "
+                            + "have written meanwhile");
+                }
+            }
             Manifest m = result.manifest();
             if (json) {
                 BackupSummary summary = BackupSummary.of(m);

@@ -1,5 +1,6 @@
 package io.powdb.backup.cli;
 
+import io.powdb.backup.lease.LeaseGuard;
 import io.powdb.backup.archive.WalShipper;
 import io.powdb.backup.repo.Repository;
 import picocli.CommandLine.Command;
@@ -60,7 +61,8 @@ final class ShipCommand extends CommandBase {
         }
         try (Repository repository = openRepository()) {
             repository.initialize();
-            try (WalShipper shipper = new WalShipper(repository, dir, tempDir(), Clock.systemUTC(),
+            try (LeaseGuard lease = LeaseGuard.acquire(repository, "ship");
+                 WalShipper shipper = new WalShipper(repository, dir, tempDir(), Clock.systemUTC(),
                     WalShipper.DEFAULT_MAX_SEGMENT_BYTES)) {
                 if (once) {
                     WalShipper.Report report = shipper.shipOnce();

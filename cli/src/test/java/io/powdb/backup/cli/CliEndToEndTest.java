@@ -131,6 +131,32 @@ class CliEndToEndTest {
     }
 
     @Test
+    void writingCommandsWaitForNoOneButRefuseWhileAnotherProcessHoldsTheLease() throws Exception {
+        json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+        try (io.powdb.backup.repo.Repository repository = new io.powdb.backup.repo.Repository(
+                new io.powdb.backup.store.local.LocalBlobStore(Path.of(repo)), "")) {
+            io.powdb.backup.lease.RepositoryLease agent = new io.powdb.backup.lease.RepositoryLease(repository,
+                    "agent-pod-0/1234-abcd", java.time.Duration.ofSeconds(60), java.time.Clock.systemUTC());
+            assertTrue(agent.tryAcquire().acquired());
+            for (String[] command : new String[][] {
+                    {"backup", "--data-dir", db.dir().toString(), "--repo", repo},
+                    {"ship", "--once", "--data-dir", db.dir().toString(), "--repo", repo},
+                    {"prune", "--repo", repo, "--keep-full", "1"}}) {
+                CliRunner.Result refused = cli.run(command);
+                assertEquals(1, refused.exit(), refused.toString());
+                assertTrue(refused.err().contains("locked by agent agent-pod-0/1234-abcd"), refused.err());
+            }
+            // Reading needs no lease.
+            assertEquals(0, cli.run("list", "--repo", repo).exit());
+            assertEquals(0, cli.run("prune", "--repo", repo, "--keep-full", "1", "--dry-run").exit());
+            CliRunner.Result status = cli.run("status", "--repo", repo);
+            assertTrue(status.out().contains("held by agent-pod-0/1234-abcd"), status.out());
+            agent.release();
+        }
+        json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
+    }
+
+    @Test
     void humanOutputSaysWhatHappened() throws IOException {
         CliRunner.Result backup = cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo);
         assertEquals(0, backup.exit(), backup.toString());
