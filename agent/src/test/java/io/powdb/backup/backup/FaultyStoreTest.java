@@ -8,6 +8,7 @@ import io.powdb.backup.restore.RestoreOptions;
 import io.powdb.backup.restore.RestoreService;
 import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.store.BlobStore;
+import io.powdb.backup.store.ForwardingBlobStore;
 import io.powdb.backup.store.BlobWriter;
 import io.powdb.backup.store.WriteMode;
 import io.powdb.backup.store.FaultInjectingTcpProxy;
@@ -541,20 +542,14 @@ class FaultyStoreTest extends BackupTestSupport {
     }
 
     /** A store that raises a flag when a writer for a key under {@code watched} is opened; otherwise the store itself. */
-    private static final class ArmingStore implements BlobStore {
-        private final BlobStore store;
+    private static final class ArmingStore extends ForwardingBlobStore {
         private final String watched;
         private final AtomicBoolean flag;
 
         ArmingStore(BlobStore store, String watched, AtomicBoolean flag) {
-            this.store = store;
+            super(store);
             this.watched = watched;
             this.flag = flag;
-        }
-
-        @Override
-        public String location() {
-            return store.location();
         }
 
         @Override
@@ -562,42 +557,7 @@ class FaultyStoreTest extends BackupTestSupport {
             if (key.startsWith(watched)) {
                 flag.set(true);
             }
-            return store.newWriter(key, mode);
-        }
-
-        @Override
-        public InputStream open(String key) throws IOException {
-            return store.open(key);
-        }
-
-        @Override
-        public InputStream openRange(String key, long offset, long length) throws IOException {
-            return store.openRange(key, offset, length);
-        }
-
-        @Override
-        public Optional<BlobInfo> stat(String key) throws IOException {
-            return store.stat(key);
-        }
-
-        @Override
-        public List<BlobInfo> list(String prefix, String startAfter, int limit) throws IOException {
-            return store.list(prefix, startAfter, limit);
-        }
-
-        @Override
-        public void delete(String key) throws IOException {
-            store.delete(key);
-        }
-
-        @Override
-        public boolean supportsConditionalCreate() {
-            return store.supportsConditionalCreate();
-        }
-
-        @Override
-        public void close() throws IOException {
-            store.close();
+            return delegate.newWriter(key, mode);
         }
     }
 

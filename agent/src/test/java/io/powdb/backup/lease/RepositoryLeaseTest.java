@@ -7,6 +7,7 @@ import io.powdb.backup.repo.Json;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.store.BlobStore;
+import io.powdb.backup.store.ForwardingBlobStore;
 import io.powdb.backup.store.BlobWriter;
 import io.powdb.backup.store.WriteMode;
 import io.powdb.backup.store.local.LocalBlobStore;
@@ -460,51 +461,25 @@ class RepositoryLeaseTest {
     }
 
     /** A store that does not say when objects were written, as some stores' listings do not. */
-    private static final class NoTimesStore implements BlobStore {
-        private final BlobStore inner;
-
+    private static final class NoTimesStore extends ForwardingBlobStore {
         NoTimesStore(BlobStore inner) {
-            this.inner = inner;
-        }
-
-        @Override
-        public String location() {
-            return inner.location();
-        }
-
-        @Override
-        public BlobWriter newWriter(String key, WriteMode mode) throws IOException {
-            return inner.newWriter(key, mode);
-        }
-
-        @Override
-        public InputStream openRange(String key, long offset, long length) throws IOException {
-            return inner.openRange(key, offset, length);
+            super(inner);
         }
 
         @Override
         public Optional<BlobInfo> stat(String key) throws IOException {
-            return inner.stat(key).map(i -> new BlobInfo(i.key(), i.size(), null));
+            return delegate.stat(key).map(i -> new BlobInfo(i.key(), i.size(), null));
         }
 
         @Override
         public List<BlobInfo> list(String prefix, String startAfter, int limit) throws IOException {
-            return inner.list(prefix, startAfter, limit).stream().map(i -> new BlobInfo(i.key(), i.size(), null))
+            return delegate.list(prefix, startAfter, limit).stream().map(i -> new BlobInfo(i.key(), i.size(), null))
                     .collect(Collectors.toList());
         }
 
         @Override
-        public void delete(String key) throws IOException {
-            inner.delete(key);
-        }
-
-        @Override
-        public boolean supportsConditionalCreate() {
-            return inner.supportsConditionalCreate();
-        }
-
-        @Override
         public void close() {
+            // the inner store belongs to the test
         }
     }
 }

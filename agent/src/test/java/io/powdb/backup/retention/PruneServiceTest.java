@@ -17,6 +17,7 @@ import io.powdb.backup.retention.PrunePlan.Deletion;
 import io.powdb.backup.retention.PrunePlan.Rule;
 import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.store.BlobStore;
+import io.powdb.backup.store.ForwardingBlobStore;
 import io.powdb.backup.store.BlobWriter;
 import io.powdb.backup.store.WriteMode;
 import io.powdb.backup.testing.BackupTestSupport;
@@ -101,38 +102,12 @@ class PruneServiceTest extends BackupTestSupport {
     }
 
     /** Delegates to a store, and fails every delete after the first {@code deletesAllowed}. */
-    private static final class FailingStore implements BlobStore {
-        private final BlobStore delegate;
+    private static final class FailingStore extends ForwardingBlobStore {
         private final AtomicInteger deletesLeft;
 
         FailingStore(BlobStore delegate, int deletesAllowed) {
-            this.delegate = delegate;
+            super(delegate);
             this.deletesLeft = new AtomicInteger(deletesAllowed);
-        }
-
-        @Override
-        public String location() {
-            return delegate.location();
-        }
-
-        @Override
-        public BlobWriter newWriter(String key, WriteMode mode) throws IOException {
-            return delegate.newWriter(key, mode);
-        }
-
-        @Override
-        public InputStream openRange(String key, long offset, long length) throws IOException {
-            return delegate.openRange(key, offset, length);
-        }
-
-        @Override
-        public Optional<BlobInfo> stat(String key) throws IOException {
-            return delegate.stat(key);
-        }
-
-        @Override
-        public List<BlobInfo> list(String prefix, String startAfter, int limit) throws IOException {
-            return delegate.list(prefix, startAfter, limit);
         }
 
         @Override
@@ -141,16 +116,6 @@ class PruneServiceTest extends BackupTestSupport {
                 throw new IOException("injected failure deleting " + key);
             }
             delegate.delete(key);
-        }
-
-        @Override
-        public boolean supportsConditionalCreate() {
-            return delegate.supportsConditionalCreate();
-        }
-
-        @Override
-        public void close() {
-            // the delegate belongs to the test's repository
         }
     }
 
