@@ -71,6 +71,60 @@ class BackupAgentTest extends BackupTestSupport {
     }
 
     @Test
+    @Timeout(60)
+    void anAgentWhoseStoreKeepsFailingStaysUpAndSaysSo() throws Exception {
+        db.createTable("a", 8);
+        db.checkpoint();
+        AtomicBoolean broken = new AtomicBoolean(true);
+        io.powdb.backup.repo.Repository failing = new io.powdb.backup.repo.Repository(
+                new io.powdb.backup.store.ForwardingBlobStore(new io.powdb.backup.store.local.LocalBlobStore(tmp.resolve("repo"))) {
+                    private void check() throws java.io.IOException {
+                        if (broken.get()) {
+                            throw new java.io.IOException("503 Slow Down (injected)");
+                        }
+                    }
+
+                    @Override
+                    public java.util.List<io.powdb.backup.store.BlobInfo> list(String prefix, String startAfter, int limit)
+                            throws java.io.IOException {
+                        check();
+                        return super.list(prefix, startAfter, limit);
+                    }
+
+                    @Override
+                    public java.io.InputStream openRange(String key, long offset, long length) throws java.io.IOException {
+                        check();
+                        return super.openRange(key, offset, length);
+                    }
+
+                    @Override
+                    public io.powdb.backup.store.BlobWriter newWriter(String key, io.powdb.backup.store.WriteMode mode)
+                            throws java.io.IOException {
+                        check();
+                        return super.newWriter(key, mode);
+                    }
+                }, "");
+        AgentMetrics metrics = new AgentMetrics();
+        ByteArrayOutputStream logs = new ByteArrayOutputStream();
+        BackupAgent agent = new BackupAgent(config(Map.of("POWDB_BACKUP_LEASE_TTL", "4s")), failing, metrics,
+                new JsonLog(new PrintStream(logs, true, StandardCharsets.UTF_8), JsonLog.Format.TEXT), Clock.systemUTC());
+        agent.start();
+        try {
+            await("readiness to say the store is unreachable", Duration.ofSeconds(10),
+                    () -> !agent.readiness().ready() && agent.readiness().reason().contains("503 Slow Down"));
+            Thread.sleep(1500);
+            assertFalse(agent.holdsLease());
+            assertTrue(logs.toString(StandardCharsets.UTF_8).contains("lease.error"), logs.toString());
+            // The store comes back: the agent recovers on its own and backs up.
+            broken.set(false);
+            await("the agent to recover and back up", Duration.ofSeconds(20), () -> backups() >= 1);
+            assertTrue(agent.readiness().ready(), agent.readiness().reason());
+        } finally {
+            agent.stop();
+        }
+    }
+
+    @Test
     @Timeout(90)
     void runsBackupsAndShipsWalWhileAWriterRunsThenHandsTheLeaseOver() throws Exception {
         db.createTable("a", 32);
