@@ -45,8 +45,13 @@ final class AgentCommand extends CommandBase {
             }
             stopped.countDown();
         }, "powdb-backup-shutdown");
+        // The shutdown hook stays for any other way the JVM is asked to exit (System.exit elsewhere).
+        CountDownLatch stopRequested = StopSignals.install();
         Runtime.getRuntime().addShutdownHook(hook);
         agent.start();
+        stopRequested.await();
+        Runtime.getRuntime().removeShutdownHook(hook);
+        hook.run();
         stopped.await();
         return 0;
     }

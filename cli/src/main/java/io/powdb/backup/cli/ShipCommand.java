@@ -77,17 +77,7 @@ final class ShipCommand extends CommandBase {
 
     private int runUntilStopped(Path dir, WalShipper shipper, Duration pollInterval, Duration every,
             Duration beatEvery) throws InterruptedException {
-        CountDownLatch stop = new CountDownLatch(1);
-        CountDownLatch finished = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            stop.countDown();
-            try {
-                finished.await(20, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "powdb-backup-ship-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
+        CountDownLatch stop = StopSignals.install();
         if (!json) {
             say("Shipping the WAL of " + dir + ": copied every " + pollInterval.toMillis() + " ms, uploaded every "
                     + every.toMillis() + " ms; stop with SIGTERM or Ctrl-C");
@@ -95,36 +85,32 @@ final class ShipCommand extends CommandBase {
         Instant nextUpload = Instant.now();
         Instant lastBeat = Instant.EPOCH;
         Duration backoff = every;
-        try {
-            while (true) {
-                boolean stopping = stop.getCount() == 0;
-                try {
-                    boolean full = shipper.poll();
-                    if (full || stopping || !Instant.now().isBefore(nextUpload)) {
-                        nextUpload = Instant.now().plus(every);
-                        WalShipper.Report report = shipper.upload();
-                        if (report.segments() > 0 || !report.breaks().isEmpty()) {
-                            print(report);
-                        }
-                        if (Duration.between(lastBeat, Instant.now()).compareTo(beatEvery) >= 0 || stopping) {
-                            shipper.writeHeartbeat();
-                            lastBeat = Instant.now();
-                        }
-                        backoff = every;
+        while (true) {
+            boolean stopping = stop.getCount() == 0;
+            try {
+                boolean full = shipper.poll();
+                if (full || stopping || !Instant.now().isBefore(nextUpload)) {
+                    nextUpload = Instant.now().plus(every);
+                    WalShipper.Report report = shipper.upload();
+                    if (report.segments() > 0 || !report.breaks().isEmpty()) {
+                        print(report);
                     }
-                } catch (IOException | RuntimeException e) {
-                    warn("shipping the WAL failed, retrying in " + backoff.toSeconds() + " s (records stay in the "
-                            + "local spool): " + Main.oneLine(e));
-                    nextUpload = Instant.now().plus(backoff);
-                    backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+                    if (Duration.between(lastBeat, Instant.now()).compareTo(beatEvery) >= 0 || stopping) {
+                        shipper.writeHeartbeat();
+                        lastBeat = Instant.now();
+                    }
+                    backoff = every;
                 }
-                if (stopping) {
-                    return 0; // polled and uploaded once more after the stop request
-                }
-                stop.await(pollInterval.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (IOException | RuntimeException e) {
+                warn("shipping the WAL failed, retrying in " + backoff.toSeconds() + " s (records stay in the "
+                        + "local spool): " + Main.oneLine(e));
+                nextUpload = Instant.now().plus(backoff);
+                backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
             }
-        } finally {
-            finished.countDown();
+            if (stopping) {
+                return 0; // polled and uploaded once more after the stop request
+            }
+            stop.await(pollInterval.toMillis(), TimeUnit.MILLISECONDS);
         }
     }
 

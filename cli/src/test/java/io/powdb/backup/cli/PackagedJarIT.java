@@ -94,4 +94,28 @@ class PackagedJarIT {
         assertEquals(0, restore.exit(), restore.toString());
         PowDbFixture.assertSameDatabase(db.dir(), tmp.resolve("restored"), true);
     }
+
+    @Test
+    void shipRunsUntilSigtermUploadsOnceMoreAndExitsZero() throws Exception {
+        PowDbFixture db = PowDbFixture.create(tmp.resolve("data"), PowDbFixture.Version.V0_4, 9);
+        db.createTable("t", 20);
+        db.checkpoint();
+        db.updatePages("t", 2);
+        Path jar = Path.of("target", "powdb-backup.jar").toAbsolutePath();
+        Process ship = new ProcessBuilder("java", "-Xmx128m", "-jar", jar.toString(), "ship", "--data-dir", "data",
+                "--repo", "repo", "--poll", "50ms", "--interval", "1h", "--json").directory(tmp.toFile())
+                .redirectOutput(tmp.resolve("ship.out").toFile()).redirectError(tmp.resolve("ship.err").toFile()).start();
+        Path wal = tmp.resolve("repo").resolve("wal");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!Files.exists(wal) && System.nanoTime() < deadline) {
+            Thread.sleep(50); // the first upload happens at once
+        }
+        db.updatePages("t", 5); // committed now; uploaded only because the stop uploads once more
+        Thread.sleep(500);
+        ship.destroy(); // SIGTERM
+        assertTrue(ship.waitFor(30, TimeUnit.SECONDS), "ship stopped");
+        assertEquals(0, ship.exitValue(), Files.readString(tmp.resolve("ship.err")));
+        assertTrue(Files.readString(tmp.resolve("ship.out")).contains("\"last_shipped_lsn\":" + db.lastLsn()),
+                Files.readString(tmp.resolve("ship.out")));
+    }
 }
