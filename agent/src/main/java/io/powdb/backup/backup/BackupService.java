@@ -14,6 +14,7 @@ import io.powdb.backup.repo.FileEntry;
 import io.powdb.backup.repo.Manifest;
 import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.PageMap;
+import io.powdb.backup.repo.PageMaps;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.repo.WalAnchor;
@@ -166,7 +167,7 @@ public final class BackupService {
         long badCrc = 0;
         boolean lsnWentBack = false;
         Map<String, Long> digests = new HashMap<>();
-        HeapCapture heaps = new HeapCapture(session, wal);
+        HeapCapture heaps = new HeapCapture(session, wal, options.tempDir());
         for (DataFile file : dir.files()) {
             FileEntry previous = referenceFiles.get(file.name());
             if (file.kind() == FileKind.HEAP) {
@@ -324,9 +325,8 @@ public final class BackupService {
         Files.createDirectories(tempDir);
         Path mapFile = Files.createTempFile(tempDir, "powdb-backup-", ".map");
         try {
-            // The base map is checked against its hash before it decides what to upload.
-            repository.download(base.pageMap(), mapFile);
-            try (PageMap map = PageMap.open(mapFile, base.pageMap().key())) {
+            // The base map (and its deltas) are checked against their hashes before they decide what to upload.
+            try (PageMap map = PageMaps.open(repository, base, mapFile)) {
                 return heaps.capture(file, base, map, full);
             }
         } finally {

@@ -6,11 +6,16 @@ import io.powdb.backup.format.SourceException;
 import io.powdb.backup.repo.FileEntry;
 import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.PageMap;
+import io.powdb.backup.repo.PageMapDelta;
 import io.powdb.backup.repo.PagePack;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,19 +33,19 @@ final class HeapCapture {
     record Result(FileEntry entry, long pagesWithBadCrc, boolean lsnWentBack, long contentDigest) {
     }
 
+    /** Deltas on one full map before the next incremental writes a full map again (bounds what a restore reads). */
+    static final int MAX_MAP_DELTAS = 16;
+
     private final BackupSession session;
     /** Null for a quiescent directory; else the WAL being followed, polled between batches. */
     private final WalCapture wal;
     private final TornPageReader torn;
+    private final Path tempDir;
 
-    /** For a quiescent directory. */
-    HeapCapture(BackupSession session) {
-        this(session, null);
-    }
-
-    HeapCapture(BackupSession session, WalCapture wal) {
+    HeapCapture(BackupSession session, WalCapture wal, Path tempDir) {
         this.session = session;
         this.wal = wal;
+        this.tempDir = tempDir;
         this.torn = wal == null ? null : new TornPageReader(PAGES_PER_READ * HeapPage.SIZE);
     }
 
@@ -68,10 +73,14 @@ final class HeapCapture {
         long basePages = baseMap == null ? 0 : baseMap.pages();
         String prefix = session.dataPrefix();
 
+        Files.createDirectories(tempDir);
+        Path fullMap = Files.createTempFile(tempDir, "powdb-backup-", ".map");
         try (FileChannel channel = FileChannel.open(file.path(), StandardOpenOption.READ);
-             PendingObject mapObject = session.newObject(prefix + "maps/" + file.name() + ".map");
+             OutputStream fullMapOut = Files.newOutputStream(fullMap);
              Uploads uploads = new Uploads()) {
-            PageMap.Writer map = new PageMap.Writer(mapObject.stream(), pages);
+            // The full map goes to a local file (12 bytes a page); an incremental uploads only the entries it
+            // changed, unless that is no saving.
+            PageMap.Writer map = new PageMap.Writer(fullMapOut, pages);
             if (image && pages > 0) {
                 uploads.data = session.newObject(prefix + "heaps/" + file.name());
             }
@@ -118,8 +127,11 @@ final class HeapCapture {
                         if (uploads.pack == null) {
                             uploads.data = session.newObject(prefix + "heaps/" + file.name() + ".pages");
                             uploads.pack = new PagePack.Writer(uploads.data.stream(), pages);
+                            uploads.deltaObject = session.newObject(prefix + "maps/" + file.name() + ".mapd");
+                            uploads.delta = new PageMapDelta.Writer(uploads.deltaObject.stream(), pages);
                         }
                         uploads.pack.add(page, bytes, offset);
+                        uploads.delta.add(page, lsn, fingerprint);
                     }
                 }
                 if (image) {
@@ -142,16 +154,43 @@ final class HeapCapture {
             if (!image) {
                 sources.addAll(base.sources());
             }
+            fullMapOut.flush();
             ObjectRef mapRef;
+            List<ObjectRef> deltas = new ArrayList<>();
             if (!image && changed == 0 && pages == basePages) {
-                mapRef = base.pageMap(); // unchanged: the base's map still describes it; the new one is dropped
+                mapRef = base.pageMap(); // unchanged: the base's map still describes it
+                deltas.addAll(base.mapDeltas());
+            } else if (!image && useDelta(base, changed, pages)) {
+                if (uploads.delta == null) { // only the page count changed (the heap shrank)
+                    uploads.deltaObject = session.newObject(prefix + "maps/" + file.name() + ".mapd");
+                    uploads.delta = new PageMapDelta.Writer(uploads.deltaObject.stream(), pages);
+                }
+                uploads.delta.finish();
+                mapRef = base.pageMap();
+                deltas.add(uploads.deltaObject.commit(ObjectRef.PAGE_MAP_DELTA));
+                deltas.addAll(base.mapDeltas());
             } else {
-                mapRef = mapObject.commit(ObjectRef.PAGE_MAP);
+                try (PendingObject mapObject = session.newObject(prefix + "maps/" + file.name() + ".map");
+                     InputStream in = Files.newInputStream(fullMap)) {
+                    in.transferTo(mapObject.stream());
+                    mapRef = mapObject.commit(ObjectRef.PAGE_MAP);
+                }
             }
-            return new Result(FileEntry.heap(file.name(), pages, maxLsn, mapRef, sources, changed), badCrc, lsnWentBack,
-                    digest.value());
+            return new Result(FileEntry.heap(file.name(), pages, maxLsn, mapRef, deltas, sources, changed), badCrc,
+                    lsnWentBack, digest.value());
+        } finally {
+            Files.deleteIfExists(fullMap);
         }
     }
+
+    /**
+     * A delta (16 bytes per changed page) instead of a full map (12 bytes per page) while it is clearly smaller
+     * and the chain of deltas on the full map is short.
+     */
+    private static boolean useDelta(FileEntry base, long changed, long pages) {
+        return base.mapDeltas().size() < MAX_MAP_DELTAS && changed * 16 < pages * 12 / 2;
+    }
+
 
     /**
      * Reads the first {@code pages} pages of a heap again and returns the same digest {@link #capture} gave:
@@ -195,11 +234,16 @@ final class HeapCapture {
     private static final class Uploads implements AutoCloseable {
         PendingObject data;
         PagePack.Writer pack;
+        PendingObject deltaObject;
+        PageMapDelta.Writer delta;
 
         @Override
         public void close() {
             if (data != null) {
                 data.close();
+            }
+            if (deltaObject != null) {
+                deltaObject.close(); // aborted unless committed
             }
         }
     }

@@ -29,17 +29,29 @@ public record FileEntry(
         Long pages,
         Long maxLsn,
         ObjectRef pageMap,
+        List<ObjectRef> pageMapDeltas,
         List<ObjectRef> sources,
         Long changedPages) {
 
     public static FileEntry whole(String name, FileKind kind, long size, ObjectRef object) {
-        return new FileEntry(name, kind.jsonName(), size, object.blake3(), object, null, null, null, null, null);
+        return new FileEntry(name, kind.jsonName(), size, object.blake3(), object, null, null, null, null, null, null);
     }
 
-    public static FileEntry heap(String name, long pages, long maxLsn, ObjectRef pageMap, List<ObjectRef> sources,
-            long changedPages) {
+    /**
+     * @param pageMap       the full page map this heap's map builds on (this backup's, or an earlier one's of its chain)
+     * @param pageMapDeltas the deltas applied over it, newest first; empty when {@code pageMap} is the map itself
+     */
+    public static FileEntry heap(String name, long pages, long maxLsn, ObjectRef pageMap, List<ObjectRef> pageMapDeltas,
+            List<ObjectRef> sources, long changedPages) {
         return new FileEntry(name, FileKind.HEAP.jsonName(), pages * io.powdb.backup.format.HeapPage.SIZE, null, null,
-                pages, maxLsn, pageMap, List.copyOf(sources), changedPages);
+                pages, maxLsn, pageMap, pageMapDeltas.isEmpty() ? null : List.copyOf(pageMapDeltas), List.copyOf(sources),
+                changedPages);
+    }
+
+    /** The deltas over {@link #pageMap()}, newest first (empty for a manifest of format 1, or a full map). */
+    @JsonIgnore
+    public List<ObjectRef> mapDeltas() {
+        return pageMapDeltas == null ? List.of() : pageMapDeltas;
     }
 
     /** Every stored object this file needs: its content, or its page map and page sources. */
@@ -51,6 +63,9 @@ public record FileEntry(
         }
         if (pageMap != null) {
             refs.add(pageMap);
+        }
+        if (pageMapDeltas != null) {
+            refs.addAll(pageMapDeltas);
         }
         if (sources != null) {
             refs.addAll(sources);
@@ -97,14 +112,23 @@ public record FileEntry(
             if (!ObjectRef.PAGE_MAP.equals(pageMap.format())) {
                 throw new IntegrityException(context + ": page map has format " + pageMap.format());
             }
+            if (pageMapDeltas != null) {
+                for (ObjectRef delta : pageMapDeltas) {
+                    delta.validate(context);
+                    if (!ObjectRef.PAGE_MAP_DELTA.equals(delta.format())) {
+                        throw new IntegrityException(context + ": a page map delta has format " + delta.format());
+                    }
+                }
+            }
             for (ObjectRef source : sources) {
                 source.validate(context);
-                if (ObjectRef.PAGE_MAP.equals(source.format())) {
+                if (ObjectRef.PAGE_MAP.equals(source.format()) || ObjectRef.PAGE_MAP_DELTA.equals(source.format())) {
                     throw new IntegrityException(context + ": a page map cannot be a page source");
                 }
             }
         } else {
-            if (object == null || !Blake3.isHex(blake3) || pages != null || sources != null || pageMap != null) {
+            if (object == null || !Blake3.isHex(blake3) || pages != null || sources != null || pageMap != null
+                    || pageMapDeltas != null) {
                 throw new IntegrityException(context + ": incomplete file entry");
             }
             object.validate(context);

@@ -45,7 +45,8 @@ public record Manifest(
         BackupStats stats) {
 
     public static final String FORMAT = "powdb-backup/manifest";
-    public static final int FORMAT_VERSION = 1;
+    /** 2: heaps may carry {@code page_map_deltas}. Format 1 manifests are read as they are. */
+    public static final int FORMAT_VERSION = 2;
     public static final String FULL = "full";
     public static final String INCREMENTAL = "incremental";
     public static final String QUIESCENT = "quiescent";
@@ -69,7 +70,7 @@ public record Manifest(
 
     /** Checks the fields a restore relies on; a manifest failing this is refused, never half-used. */
     public void validate() throws IntegrityException {
-        if (!FORMAT.equals(format) || formatVersion != FORMAT_VERSION || !BackupId.isValid(id)
+        if (!FORMAT.equals(format) || formatVersion < 1 || formatVersion > FORMAT_VERSION || !BackupId.isValid(id)
                 || !(FULL.equals(type) || INCREMENTAL.equals(type)) || !BackupId.isValid(chain)
                 || history == null || !history.matches("[0-9a-f]{8,32}") || files == null || removed == null
                 || created == null || pageSize != io.powdb.backup.format.HeapPage.SIZE

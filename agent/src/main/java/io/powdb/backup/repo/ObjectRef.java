@@ -14,10 +14,13 @@ public record ObjectRef(String key, long size, String blake3, String format) {
     public static final String PAGES = "pages";
     /** LSN and fingerprint of every page of a heap: see {@link PageMap}. */
     public static final String PAGE_MAP = "page-map";
+    /** The page map entries an incremental changed: see {@link PageMapDelta}. */
+    public static final String PAGE_MAP_DELTA = "page-map-delta";
 
     public void validate(String context) throws IntegrityException {
         if (key == null || key.isEmpty() || size < 0 || !Blake3.isHex(blake3)
-                || !(RAW.equals(format) || PAGES.equals(format) || PAGE_MAP.equals(format))) {
+                || !(RAW.equals(format) || PAGES.equals(format) || PAGE_MAP.equals(format)
+                || PAGE_MAP_DELTA.equals(format))) {
             throw new IntegrityException("malformed object reference in " + context + ": " + this);
         }
         try {

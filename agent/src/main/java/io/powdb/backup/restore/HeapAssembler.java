@@ -6,6 +6,7 @@ import io.powdb.backup.repo.FileEntry;
 import io.powdb.backup.repo.IntegrityException;
 import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.PageMap;
+import io.powdb.backup.repo.PageMaps;
 import io.powdb.backup.repo.PagePack;
 import io.powdb.backup.repo.Repository;
 
@@ -44,12 +45,7 @@ final class HeapAssembler {
         Files.createDirectories(tempDir);
         Path mapFile = Files.createTempFile(tempDir, "powdb-restore-", ".map");
         try {
-            repository.download(entry.pageMap(), mapFile);
-            try (PageMap map = PageMap.open(mapFile, entry.pageMap().key())) {
-                if (map.pages() != pages) {
-                    throw new IntegrityException("page map " + entry.pageMap().key() + " has " + map.pages()
-                            + " pages but backup " + backupId + " records " + pages + " for " + entry.name());
-                }
+            try (PageMap map = PageMaps.open(repository, entry, mapFile)) {
                 long[] written = new long[(int) ((pages + 63) / 64)];
                 long[] found = {0};
                 for (ObjectRef source : entry.sources()) {

@@ -135,6 +135,55 @@ class BackupRestoreRoundTripTest extends BackupTestSupport {
     }
 
     @Test
+    void anIncrementalOfOnePercentUploadsAtMostATenthMoreThanTheChangedPages() throws IOException {
+        db.createTable("big", 4000);
+        backup();
+        int[] changed = db.updateRandomPages("big", 40);
+        Manifest m = backup().manifest();
+        FileEntry big = entry(m, "big.heap");
+        assertEquals(40, big.changedPages());
+        assertEquals(1, big.mapDeltas().size(), "a delta of the page map, not a whole map");
+        assertEquals(20 + 40 * 16 + 12, big.mapDeltas().get(0).size());
+        long changedBytes = (long) changed.length * 4096;
+        assertTrue(m.stats().bytesUploaded() <= changedBytes * 11 / 10, "uploaded " + m.stats().bytesUploaded()
+                + " bytes for " + changedBytes + " bytes of changed pages");
+        PowDbFixture.assertSameDatabase(db.dir(), restore(new RestorePoint.Latest()), true);
+    }
+
+    @Test
+    void aLongChainOfMapDeltasRollsOverToAFullMapAndEveryPointRestores() throws IOException {
+        db.createTable("t", 300);
+        db.createTable("u", 30);
+        backup();
+        List<Path> states = new ArrayList<>();
+        List<BackupId> ids = new ArrayList<>();
+        for (int i = 0; i < HeapCapture.MAX_MAP_DELTAS + 3; i++) {
+            db.updateRandomPages("t", 2);
+            if (i == 5) {
+                db.truncateTable("u", 10); // the page count shrinks: a delta with the new count
+            }
+            if (i == 9) {
+                db.appendPages("u", 25); // and grows: the new pages are all in the delta
+            }
+            ids.add(backup().manifest().backupId());
+            states.add(snapshot("chain-" + i));
+        }
+        BackupCatalog catalog = BackupCatalog.load(repository);
+        List<Integer> deltaCounts = new ArrayList<>();
+        for (BackupId id : ids) {
+            deltaCounts.add(entry(catalog.manifest(id), "t.heap").mapDeltas().size());
+        }
+        assertEquals(HeapCapture.MAX_MAP_DELTAS, (int) java.util.Collections.max(deltaCounts), deltaCounts.toString());
+        assertTrue(deltaCounts.contains(0) && deltaCounts.get(deltaCounts.size() - 1) < HeapCapture.MAX_MAP_DELTAS,
+                "after " + HeapCapture.MAX_MAP_DELTAS + " deltas a full map is written again: " + deltaCounts);
+        for (int i = 0; i < ids.size(); i++) {
+            PowDbFixture.assertSameDatabase(states.get(i), restore(new RestorePoint.ById(ids.get(i))), true);
+        }
+        assertTrue(new io.powdb.backup.verify.VerifyService(repository).verify(java.util.Optional.empty(),
+                tmp.resolve("verify"), (p, d, t) -> { }).ok());
+    }
+
+    @Test
     void aBackupWithNoChangeIsValidAndTiny() throws IOException {
         db.createTable("t", 50);
         backup();

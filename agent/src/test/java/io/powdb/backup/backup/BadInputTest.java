@@ -151,7 +151,7 @@ class BadInputTest extends BackupTestSupport {
     void anUnknownFutureFormatVersionIsRefused() throws IOException {
         Manifest m = chainWithEveryKindOfObject();
         String key = Repository.manifestKey(m.backupId());
-        String text = new String(read(key), StandardCharsets.UTF_8).replace("\"format_version\" : 1", "\"format_version\" : 7");
+        String text = new String(read(key), StandardCharsets.UTF_8).replace("\"format_version\" : " + io.powdb.backup.repo.Manifest.FORMAT_VERSION, "\"format_version\" : 7");
         replace(key, text.getBytes(StandardCharsets.UTF_8));
         RepositoryException e = assertThrows(RepositoryException.class, () -> restore(new RestorePoint.Latest()));
         assertTrue(e.getMessage().contains("newer powdb-backup") && e.getMessage().contains("Upgrade"), e.getMessage());

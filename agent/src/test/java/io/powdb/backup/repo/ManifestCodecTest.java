@@ -25,7 +25,7 @@ class ManifestCodecTest {
         return new Manifest(Manifest.FORMAT, Manifest.FORMAT_VERSION, id.toString(), Manifest.FULL, null, id.toString(),
                 "0badcafe", null, Manifest.QUIESCENT, lsn, lsn, null, null, id.created().toString(), "test", 4096,
                 List.of(FileEntry.whole(fileName, io.powdb.backup.format.FileKind.WHOLE, 10, catalog),
-                        FileEntry.heap("t.heap", 1, lsn, map, List.of(image), 1)),
+                        FileEntry.heap("t.heap", 1, lsn, map, List.of(), List.of(image), 1)),
                 List.of(), new BackupStats(2, 4106, 4138, 3, 1, 1, 0, 5));
     }
 
@@ -61,9 +61,19 @@ class ManifestCodecTest {
     }
 
     @Test
+    void aFormatOneManifestIsStillRead() throws Exception {
+        Manifest current = sample(1, "catalog.bin");
+        Manifest old = new Manifest(current.format(), 1, current.id(), current.type(), current.parent(), current.chain(),
+                current.history(), current.forkedFrom(), current.consistency(), current.sourceLsn(), current.maxPageLsn(),
+                current.walEndLsn(), current.walAnchor(), current.created(), current.toolVersion(), current.pageSize(),
+                current.files(), current.removed(), current.stats());
+        assertEquals(1, ManifestCodec.decode(ManifestCodec.encode(old), "m").formatVersion());
+    }
+
+    @Test
     void aNewerFormatVersionIsRefusedAsNewerNotAsDamaged() throws Exception {
         ObjectNode tree = (ObjectNode) Json.MAPPER.readTree(ManifestCodec.encode(sample(1, "catalog.bin")));
-        tree.put("format_version", 2);
+        tree.put("format_version", Manifest.FORMAT_VERSION + 1);
         tree.put("something_new", true);
         RepositoryException e = assertThrows(RepositoryException.class,
                 () -> ManifestCodec.decode(Json.MAPPER.writeValueAsBytes(tree), "m"));
