@@ -4,6 +4,7 @@ import io.powdb.backup.progress.ProgressListener;
 
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Objects;
 
 /**
  * How to take a backup.
@@ -11,32 +12,42 @@ import java.time.Clock;
  * @param forceFull take a full backup even when the repository has one to build on
  * @param requireQuiescent refuse a running server's directory rather than copy it crash-consistently
  * @param tempDir where to keep the base backup's page maps while comparing (small: 12 bytes a page)
+ * @param compression how heap images, page packs and whole files are stored (default zstd level 1)
  */
 public record BackupOptions(boolean forceFull, boolean requireQuiescent, Path tempDir, ProgressListener progress,
-        Clock clock) {
+        Clock clock, Compression compression) {
+    public BackupOptions {
+        Objects.requireNonNull(compression, "compression");
+    }
+
     public static BackupOptions defaults() {
         return new BackupOptions(false, false, Path.of(System.getProperty("java.io.tmpdir")), ProgressListener.NONE,
-                Clock.systemUTC());
+                Clock.systemUTC(), Compression.defaults());
     }
 
     public BackupOptions withForceFull(boolean force) {
-        return new BackupOptions(force, requireQuiescent, tempDir, progress, clock);
+        return new BackupOptions(force, requireQuiescent, tempDir, progress, clock, compression);
     }
 
     /** Refuse a directory whose WAL holds records, instead of taking a crash-consistent copy of it. */
     public BackupOptions withRequireQuiescent(boolean require) {
-        return new BackupOptions(forceFull, require, tempDir, progress, clock);
+        return new BackupOptions(forceFull, require, tempDir, progress, clock, compression);
     }
 
     public BackupOptions withProgress(ProgressListener listener) {
-        return new BackupOptions(forceFull, requireQuiescent, tempDir, listener, clock);
+        return new BackupOptions(forceFull, requireQuiescent, tempDir, listener, clock, compression);
     }
 
     public BackupOptions withTempDir(Path dir) {
-        return new BackupOptions(forceFull, requireQuiescent, dir, progress, clock);
+        return new BackupOptions(forceFull, requireQuiescent, dir, progress, clock, compression);
     }
 
     public BackupOptions withClock(Clock newClock) {
-        return new BackupOptions(forceFull, requireQuiescent, tempDir, progress, newClock);
+        return new BackupOptions(forceFull, requireQuiescent, tempDir, progress, newClock, compression);
+    }
+
+    /** How to store heap images, page packs and whole files: {@link Compression#NONE} stores them as they are. */
+    public BackupOptions withCompression(Compression how) {
+        return new BackupOptions(forceFull, requireQuiescent, tempDir, progress, clock, how);
     }
 }

@@ -95,7 +95,7 @@ public final class BackupService {
         for (int attempt = 1; attempt <= MAX_CAPTURE_ATTEMPTS; attempt++) {
             BackupId provisional = BackupId.create(0, options.clock().instant());
             BackupSession session = new BackupSession(repository, Repository.dataPrefix(provisional),
-                    options.progress(), totalBytes);
+                    options.progress(), totalBytes, options.compression());
             Path spool = null;
             if (live) {
                 Files.createDirectories(options.tempDir());
@@ -335,16 +335,16 @@ public final class BackupService {
     }
 
     /**
-     * Backs up a whole file: re-uses the base's object when the content hash is unchanged, else uploads it,
-     * hashing as it goes.
+     * Backs up a whole file: re-uses the base's object when the content hash is unchanged, else uploads it
+     * (compressed as the options say), hashing the content as it is read.
      */
     private FileEntry captureWhole(DataFile file, FileEntry base, BackupSession session, boolean live)
             throws IOException {
         if (base != null && !base.isHeap() && base.size() == file.size() && base.blake3().equals(hashFile(file, session))) {
-            return FileEntry.whole(file.name(), file.kind(), file.size(), base.object());
+            return FileEntry.whole(file.name(), file.kind(), file.size(), base.blake3(), base.object());
         }
-        try (PendingObject object = session.newObject(session.dataPrefix() + "files/" + file.name());
-             InputStream in = Files.newInputStream(file.path())) {
+        try (PendingObject object = session.newCompressedObject(session.dataPrefix() + "files/" + file.name());
+             HashingInputStream in = new HashingInputStream(Files.newInputStream(file.path()))) {
             long copied = in.transferTo(object.stream());
             if (!live && copied != file.size()) {
                 throw new SourceException(file.name() + " changed size during the backup");
@@ -352,12 +352,13 @@ public final class BackupService {
             if (base == null || base.isHeap() || base.size() != file.size()) {
                 session.scanned(copied);
             }
+            String content = in.hex();
             ObjectRef ref = object.commit(ObjectRef.RAW);
-            if (live && !ref.blake3().equals(hashFile(file, null))) {
+            if (live && !content.equals(hashFile(file, null))) {
                 // Rewritten while read (an index saved at a checkpoint): the copy may be torn.
                 throw new CaptureRace(file.name() + " was rewritten while it was read");
             }
-            return FileEntry.whole(file.name(), file.kind(), ref.size(), ref);
+            return FileEntry.whole(file.name(), file.kind(), copied, content, ref);
         }
     }
 
@@ -371,16 +372,16 @@ public final class BackupService {
             blake3 = in.hex();
         }
         if (base != null && !base.isHeap() && base.size() == size && blake3.equals(base.blake3())) {
-            return FileEntry.whole(PowDbFiles.WAL, FileKind.WAL, size, base.object());
+            return FileEntry.whole(PowDbFiles.WAL, FileKind.WAL, size, blake3, base.object());
         }
-        try (PendingObject object = session.newObject(session.dataPrefix() + "files/" + PowDbFiles.WAL);
-             InputStream in = walContent(header, spool)) {
+        try (PendingObject object = session.newCompressedObject(session.dataPrefix() + "files/" + PowDbFiles.WAL);
+             HashingInputStream in = new HashingInputStream(walContent(header, spool))) {
             in.transferTo(object.stream());
             ObjectRef ref = object.commit(ObjectRef.RAW);
-            if (!ref.blake3().equals(blake3)) {
+            if (in.count() != size || !in.hex().equals(blake3)) {
                 throw new IOException("the WAL spool " + spool + " changed while it was uploaded");
             }
-            return FileEntry.whole(PowDbFiles.WAL, FileKind.WAL, size, ref);
+            return FileEntry.whole(PowDbFiles.WAL, FileKind.WAL, size, blake3, ref);
         }
     }
 

@@ -24,7 +24,7 @@ import java.util.List;
  * Backs up one heap in a single sequential read. Every page is fingerprinted and compared with the base
  * backup's page map (when there is one); the pages that differ in LSN or in content go into a page pack,
  * and the LSN and fingerprint of every page into a new page map. Without a base, the heap is stored whole
- * as a raw image.
+ * as a raw image. Images and packs are stored with the backup's compression; maps and deltas as they are.
  */
 final class HeapCapture {
     private static final int PAGES_PER_READ = 256;
@@ -82,7 +82,7 @@ final class HeapCapture {
             // changed, unless that is no saving.
             PageMap.Writer map = new PageMap.Writer(fullMapOut, pages);
             if (image && pages > 0) {
-                uploads.data = session.newObject(prefix + "heaps/" + file.name());
+                uploads.data = session.newCompressedObject(prefix + "heaps/" + file.name());
             }
             ByteBuffer buffer = ByteBuffer.allocate(PAGES_PER_READ * HeapPage.SIZE);
             byte[] bytes = buffer.array();
@@ -125,7 +125,7 @@ final class HeapCapture {
                     } else if (!known || baseMap.lsn(page) != lsn || baseMap.fingerprint(page) != fingerprint) {
                         changed++;
                         if (uploads.pack == null) {
-                            uploads.data = session.newObject(prefix + "heaps/" + file.name() + ".pages");
+                            uploads.data = session.newCompressedObject(prefix + "heaps/" + file.name() + ".pages");
                             uploads.pack = new PagePack.Writer(uploads.data.stream(), pages);
                             uploads.deltaObject = session.newObject(prefix + "maps/" + file.name() + ".mapd");
                             uploads.delta = new PageMapDelta.Writer(uploads.deltaObject.stream(), pages);

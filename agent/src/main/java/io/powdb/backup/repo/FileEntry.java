@@ -13,7 +13,9 @@ import java.util.List;
  * One file of the database as of a backup.
  *
  * <ul>
- *   <li>whole files and the WAL: {@code blake3} of the content and the {@code object} holding it;</li>
+ *   <li>whole files and the WAL: {@code size} and {@code blake3} of the content (what decides whether the next
+ *       backup stores it again) and the {@code object} holding it: the content itself (same size and hash), or
+ *       compressed (its {@code content_size} is the file's size, its hash that of the stored bytes);</li>
  *   <li>heaps: the page count, the largest page LSN, the {@code page_map} (LSN and fingerprint of every
  *       page, for the next incremental and for checking a restore) and the {@code sources}: the objects
  *       that together hold every page, newest first, where the newest copy of a page wins.</li>
@@ -33,8 +35,14 @@ public record FileEntry(
         List<ObjectRef> sources,
         Long changedPages) {
 
+    /** A whole file stored as is: its content's hash is the object's. */
     public static FileEntry whole(String name, FileKind kind, long size, ObjectRef object) {
-        return new FileEntry(name, kind.jsonName(), size, object.blake3(), object, null, null, null, null, null, null);
+        return whole(name, kind, size, object.blake3(), object);
+    }
+
+    /** @param blake3 the BLAKE3 of the file's content (which differs from the object's when it is compressed) */
+    public static FileEntry whole(String name, FileKind kind, long size, String blake3, ObjectRef object) {
+        return new FileEntry(name, kind.jsonName(), size, blake3, object, null, null, null, null, null, null);
     }
 
     /**
@@ -132,7 +140,9 @@ public record FileEntry(
                 throw new IntegrityException(context + ": incomplete file entry");
             }
             object.validate(context);
-            if (!ObjectRef.RAW.equals(object.format()) || object.size() != size || !object.blake3().equals(blake3)) {
+            boolean matches = object.compressed() ? object.contentSize() == size
+                    : object.size() == size && object.blake3().equals(blake3);
+            if (!ObjectRef.RAW.equals(object.format()) || !matches) {
                 throw new IntegrityException(context + ": object does not match the file's size and hash");
             }
         }

@@ -45,7 +45,10 @@ public record Manifest(
         BackupStats stats) {
 
     public static final String FORMAT = "powdb-backup/manifest";
-    /** 2: heaps may carry {@code page_map_deltas}. Format 1 manifests are read as they are. */
+    /**
+     * 2 (not yet released, so still growing): heaps may carry {@code page_map_deltas}, and object references
+     * {@code compression} and {@code content_size}. Format 1 manifests (neither) are read as they are.
+     */
     public static final int FORMAT_VERSION = 2;
     public static final String FULL = "full";
     public static final String INCREMENTAL = "incremental";

@@ -70,7 +70,7 @@ final class HeapAssembler {
                     };
                     repository.read(source, in -> {
                         if (ObjectRef.RAW.equals(source.format())) {
-                            PagePack.readImage(in, source.size(), source.key(), consumer);
+                            PagePack.readImage(in, source.contentLength(), source.key(), consumer);
                         } else {
                             PagePack.read(in, source.key(), consumer);
                         }

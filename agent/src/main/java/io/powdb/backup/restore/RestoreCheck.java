@@ -21,7 +21,7 @@ public final class RestoreCheck {
         if (file.isHeap()) {
             heaps.assemble(backupId, file, PageSink.DISCARD, true);
         } else {
-            repository.read(file.object(), in -> { });
+            repository.readWhole(file, in -> { }); // a compressed object's content is checked against the file
         }
     }
 }

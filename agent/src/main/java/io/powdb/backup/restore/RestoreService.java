@@ -61,7 +61,7 @@ public final class RestoreService {
                             heaps.assemble(manifest.id(), file, sink, false);
                         }
                     } else {
-                        restoreWhole(file.object(), path);
+                        restoreWhole(file, path);
                     }
                 } catch (IntegrityException e) {
                     throw e;
@@ -96,11 +96,12 @@ public final class RestoreService {
         }
     }
 
-    private void restoreWhole(ObjectRef ref, Path path) throws IOException {
+    /** Writes a whole file; a compressed object's content is checked against the file's size and BLAKE3 too. */
+    private void restoreWhole(FileEntry file, Path path) throws IOException {
         try (FileChannel channel = FileChannel.open(path, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                 RestoreStaging.privateFileAttributes(path))) {
             OutputStream out = Channels.newOutputStream(channel);
-            repository.read(ref, in -> in.transferTo(out));
+            repository.readWhole(file, in -> in.transferTo(out));
             channel.force(true);
         }
     }

@@ -1,5 +1,7 @@
 package io.powdb.backup.service;
 
+import io.powdb.backup.backup.Compression;
+
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -37,7 +39,8 @@ public record AgentConfig(
         String httpBind,
         int httpPort,
         boolean jsonLogs,
-        Duration shutdownGrace) {
+        Duration shutdownGrace,
+        Compression compression) {
 
     /** One setting: its name, default and what it does. */
     public record Setting(String name, String defaultValue, String meaning) {
@@ -72,6 +75,9 @@ public record AgentConfig(
             new Setting("POWDB_BACKUP_LOG_FORMAT", "text", "'text' or 'json' (one JSON object per line)."),
             new Setting("POWDB_BACKUP_SHUTDOWN_GRACE", "25s", "On SIGTERM, how long work in flight may take to finish "
                     + "before it is abandoned (keep it below Kubernetes' terminationGracePeriodSeconds)."),
+            new Setting("POWDB_BACKUP_COMPRESSION", Compression.DEFAULT, "How backups store heap images, page packs "
+                    + "and whole files: 'zstd:LEVEL' (1 fastest to 19; 'zstd' is level 1), readable with 'zstd -d', or "
+                    + "'none' (as they are). Page maps and shipped WAL are never compressed."),
             new Setting("POWDB_BACKUP_CONFIG", "", "A file of KEY=value lines with any of these settings; the "
                     + "environment wins."));
 
@@ -145,7 +151,7 @@ public record AgentConfig(
                 r.duration("POWDB_BACKUP_WAL_HEARTBEAT"), keepFull, keepWithin, r.duration("POWDB_BACKUP_PRUNE_GRACE"),
                 r.schedule("POWDB_BACKUP_PRUNE_SCHEDULE"), ttl, r.get("POWDB_BACKUP_HTTP_BIND"),
                 r.integer("POWDB_BACKUP_HTTP_PORT", -1, 65535), format.equals("json"),
-                r.duration("POWDB_BACKUP_SHUTDOWN_GRACE"));
+                r.duration("POWDB_BACKUP_SHUTDOWN_GRACE"), r.compression("POWDB_BACKUP_COMPRESSION"));
     }
 
     /** The settings as the agent reads them, for its start-up log line (nothing secret is among them). */
@@ -162,6 +168,7 @@ public record AgentConfig(
         d.put("prune", pruneSchedule.toString());
         d.put("lease_ttl", Durations.format(leaseTtl));
         d.put("http", httpPort < 0 ? "off" : httpBind + ":" + httpPort);
+        d.put("compression", compression.toString());
         return d;
     }
 
@@ -185,6 +192,14 @@ public record AgentConfig(
         Duration durationOrZero(String name) {
             String v = get(name);
             return v.equals("0") ? null : duration(name);
+        }
+
+        Compression compression(String name) {
+            try {
+                return Compression.parse(get(name));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(name + ": " + e.getMessage());
+            }
         }
 
         Schedule schedule(String name) {

@@ -383,7 +383,8 @@ public final class BackupAgent {
         String kind = full ? "full" : "incremental";
         long started = System.nanoTime();
         try {
-            BackupOptions options = BackupOptions.defaults().withForceFull(full).withTempDir(config.tempDir());
+            BackupOptions options = BackupOptions.defaults().withForceFull(full).withTempDir(config.tempDir())
+                    .withCompression(config.compression());
             BackupResult result = new BackupService(repository).backup(config.dataDir(), options);
             Manifest m = result.manifest();
             kind = m.isFull() ? "full" : "incremental";

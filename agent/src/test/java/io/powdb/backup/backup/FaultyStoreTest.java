@@ -2,6 +2,7 @@ package io.powdb.backup.backup;
 
 import io.powdb.backup.repo.BackupCatalog;
 import io.powdb.backup.repo.BackupId;
+import io.powdb.backup.repo.Manifest;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RestorePoint;
 import io.powdb.backup.restore.RestoreOptions;
@@ -305,21 +306,25 @@ class FaultyStoreTest extends BackupTestSupport {
     @Test
     void multipartUploadsSurviveDroppedPartsAndALostCompletion() throws IOException {
         useStore(Backend.S3, ATTEMPTS);
-        db.createTable("big", 1400); // 5.5 MiB: two parts of S3's smallest part size
+        // 11.7 MiB, stored zstd-compressed in about 6.7 MiB: two parts of S3's smallest part size.
+        db.createTable("big", 3000);
         db.createTable("small", 5);
         Rule parts = proxy.inject(Fault.cutRequestBody(1 << 20), 2, WINDOW,
                 r -> r.target().contains("partNumber="));
         // The completion is carried out, but its answer is lost: the retry must recognise the upload as its own.
         Rule completion = proxy.inject(Fault.cutResponse(0), 1, WINDOW,
                 r -> r.method().equals("POST") && r.target().contains("uploadId="));
-        BackupId full = fullBackup().manifest().backupId();
+        Manifest fullManifest = fullBackup().manifest();
+        BackupId full = fullManifest.backupId();
+        long imageBytes = BackupRestoreRoundTripTest.entry(fullManifest, "big.heap").sources().get(0).size();
+        assertTrue(imageBytes > (5 << 20) && imageBytes <= (10 << 20), "a two-part image: " + imageBytes + " bytes");
         assertEquals(2, parts.fired(), proxy.describeInjected());
         assertEquals(1, completion.fired(), proxy.describeInjected());
         Path fullState = snapshot("full");
 
         db.updatePages("big", 3, 700, 1399);
         backup();
-        // The 5.5 MiB heap image is read in one GET: stalled after 3 MiB, then cut twice after 1 MiB more.
+        // The heap image (6.7 MiB stored) is read in one GET: stalled after 3 MiB, then cut twice after 1 MiB more.
         Rule stalledDownload = proxy.inject(Fault.stallResponseBody(3 << 20, Duration.ofSeconds(5)), 1);
         Rule download = proxy.inject(Fault.cutResponseBody(1 << 20), 2);
         PowDbFixture.assertSameDatabase(db.dir(), restore(new RestorePoint.Latest()), true);

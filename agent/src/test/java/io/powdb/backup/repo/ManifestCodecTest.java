@@ -40,6 +40,44 @@ class ManifestCodecTest {
     }
 
     @Test
+    void compressedObjectsCarryCompressionAndContentSizeAndPlainOnesNeither() throws Exception {
+        Manifest plain = sample(4711, "catalog.bin");
+        String plainText = new String(ManifestCodec.encode(plain), StandardCharsets.UTF_8);
+        assertTrue(!plainText.contains("compression") && !plainText.contains("content_size"), plainText);
+
+        FileEntry catalog = plain.files().get(0);
+        ObjectRef frame = new ObjectRef(catalog.object().key(), 7, HASH.replace('a', 'b'), ObjectRef.RAW, ObjectRef.ZSTD, 10L);
+        ObjectRef image = new ObjectRef("data/x/heaps/t.heap", 99, HASH, ObjectRef.RAW, ObjectRef.ZSTD, 4096L);
+        FileEntry heap = plain.files().get(1);
+        Manifest compressed = new Manifest(plain.format(), plain.formatVersion(), plain.id(), plain.type(), plain.parent(),
+                plain.chain(), plain.history(), plain.forkedFrom(), plain.consistency(), plain.sourceLsn(),
+                plain.maxPageLsn(), plain.walEndLsn(), plain.walAnchor(), plain.created(), plain.toolVersion(),
+                plain.pageSize(), List.of(FileEntry.whole("catalog.bin", io.powdb.backup.format.FileKind.WHOLE, 10, HASH, frame),
+                FileEntry.heap("t.heap", 1, 4711, heap.pageMap(), List.of(), List.of(image), 1)),
+                plain.removed(), plain.stats());
+        byte[] encoded = ManifestCodec.encode(compressed);
+        String text = new String(encoded, StandardCharsets.UTF_8);
+        assertTrue(text.contains("\"compression\" : \"zstd\"") && text.contains("\"content_size\" : 10"), text);
+        Manifest decoded = ManifestCodec.decode(encoded, "m");
+        assertEquals(compressed, decoded);
+        assertEquals(10, decoded.files().get(0).object().contentLength());
+        assertEquals(7, decoded.files().get(0).object().size());
+        assertEquals(HASH, decoded.files().get(0).blake3(), "the file keeps its content's hash");
+
+        // A compressed whole file's content_size must be the file's size; a plain one's hash must be the file's.
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(compressed,
+                tree -> ((ObjectNode) tree.get("files").get(0).get("object")).put("content_size", 11)), "m"));
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(plain,
+                tree -> ((ObjectNode) tree.get("files").get(0)).put("blake3", HASH.replace('a', 'c'))), "m"));
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(compressed,
+                tree -> ((ObjectNode) tree.get("files").get(1).get("sources").get(0)).put("compression", "gzip")), "m"));
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(compressed,
+                tree -> ((ObjectNode) tree.get("files").get(1).get("sources").get(0)).remove("content_size")), "m"));
+        assertThrows(IntegrityException.class, () -> ManifestCodec.decode(resigned(plain,
+                tree -> ((ObjectNode) tree.get("files").get(1).get("page_map")).put("content_size", 32)), "m"));
+    }
+
+    @Test
     void lsnsAboveTwoToThe63AreWrittenUnsigned() throws Exception {
         Manifest manifest = sample(-2L, "catalog.bin");
         String text = new String(ManifestCodec.encode(manifest), StandardCharsets.UTF_8);
@@ -114,7 +152,11 @@ class ManifestCodecTest {
 
     /** Edits a manifest and recomputes its checksum, as an attacker or a buggy writer could. */
     private static byte[] resigned(java.util.function.Consumer<ObjectNode> edit) throws Exception {
-        ObjectNode tree = (ObjectNode) Json.MAPPER.readTree(ManifestCodec.encode(sample(1, "catalog.bin")));
+        return resigned(sample(1, "catalog.bin"), edit);
+    }
+
+    private static byte[] resigned(Manifest manifest, java.util.function.Consumer<ObjectNode> edit) throws Exception {
+        ObjectNode tree = (ObjectNode) Json.MAPPER.readTree(ManifestCodec.encode(manifest));
         tree.remove(ManifestCodec.CHECKSUM_FIELD);
         edit.accept(tree);
         tree.put(ManifestCodec.CHECKSUM_FIELD, Blake3.hex(Json.MAPPER.writeValueAsBytes(tree)));

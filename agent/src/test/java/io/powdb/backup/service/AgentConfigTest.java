@@ -32,6 +32,18 @@ class AgentConfigTest {
         assertEquals(Duration.ofDays(7), c.keepWithin());
         assertEquals(9187, c.httpPort());
         assertEquals(Duration.ofSeconds(25), c.shutdownGrace());
+        assertEquals(io.powdb.backup.backup.Compression.zstd(1), c.compression());
+        assertEquals("zstd:1", c.describe().get("compression"));
+    }
+
+    @Test
+    void compressionIsZstdAtALevelOrNone() throws IOException {
+        assertEquals(io.powdb.backup.backup.Compression.NONE,
+                AgentConfig.load(Map.of("POWDB_BACKUP_REPO", "/b", "POWDB_BACKUP_COMPRESSION", "none")).compression());
+        assertEquals(io.powdb.backup.backup.Compression.zstd(6),
+                AgentConfig.load(Map.of("POWDB_BACKUP_REPO", "/b", "POWDB_BACKUP_COMPRESSION", "zstd:6")).compression());
+        assertMessage(Map.of("POWDB_BACKUP_REPO", "/b", "POWDB_BACKUP_COMPRESSION", "lz4"), "POWDB_BACKUP_COMPRESSION");
+        assertMessage(Map.of("POWDB_BACKUP_REPO", "/b", "POWDB_BACKUP_COMPRESSION", "zstd:42"), "1 (fastest) to 19");
     }
 
     @Test

@@ -4,7 +4,9 @@ import io.powdb.backup.lease.LeaseGuard;
 import io.powdb.backup.backup.BackupOptions;
 import io.powdb.backup.backup.BackupResult;
 import io.powdb.backup.backup.BackupService;
+import io.powdb.backup.backup.Compression;
 import io.powdb.backup.repo.Manifest;
+import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.Repository;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -28,6 +30,16 @@ final class BackupCommand extends CommandBase {
             + "server) instead of copying it crash-consistently.")
     boolean requireQuiescent;
 
+    @Option(names = "--compression", paramLabel = "zstd|none",
+            description = "How heap images, page packs and whole files are stored: zstd-compressed (readable with "
+                    + "'zstd -d') or as they are. Default: $POWDB_BACKUP_COMPRESSION, else " + Compression.DEFAULT + ".")
+    String compression;
+
+    @Option(names = "--compression-level", paramLabel = "N",
+            description = "The zstd level, " + Compression.MIN_LEVEL + " (fastest) to " + Compression.MAX_LEVEL
+                    + ". Default: the level of $POWDB_BACKUP_COMPRESSION, else " + Compression.DEFAULT_LEVEL + ".")
+    Integer compressionLevel;
+
     /** The JSON printed by {@code backup --json}: the backup, plus what the operator should know. */
     record Output(BackupSummary backup, String id, String type, String consistency, long sourceLsn, Long baseLsn,
             String created,
@@ -35,12 +47,55 @@ final class BackupCommand extends CommandBase {
             String repository, List<String> warnings, List<String> skipped) {
     }
 
+    /** --compression and --compression-level over $POWDB_BACKUP_COMPRESSION over the default. */
+    Compression compression() {
+        Compression chosen;
+        if (compression != null) {
+            String name = compression.trim().toLowerCase(java.util.Locale.ROOT);
+            if (name.equals("none")) {
+                chosen = Compression.NONE;
+            } else if (name.equals(ObjectRef.ZSTD)) {
+                Compression fromEnv = fromEnvironment();
+                chosen = fromEnv.enabled() ? fromEnv : Compression.defaults();
+            } else {
+                throw new IllegalArgumentException("--compression '" + compression + "': use zstd or none");
+            }
+        } else {
+            chosen = fromEnvironment();
+        }
+        if (compressionLevel != null) {
+            if (!chosen.enabled()) {
+                throw new IllegalArgumentException("--compression-level needs zstd compression, but "
+                        + (compression != null ? "--compression is none" : "$POWDB_BACKUP_COMPRESSION is none"));
+            }
+            if (compressionLevel < Compression.MIN_LEVEL || compressionLevel > Compression.MAX_LEVEL) {
+                throw new IllegalArgumentException("--compression-level " + compressionLevel
+                        + " is out of range: use " + Compression.MIN_LEVEL + " (fastest) to " + Compression.MAX_LEVEL);
+            }
+            chosen = chosen.withLevel(compressionLevel);
+        }
+        return chosen;
+    }
+
+    private Compression fromEnvironment() {
+        String fromEnv = context.env().get("POWDB_BACKUP_COMPRESSION");
+        if (fromEnv == null || fromEnv.isBlank()) {
+            return Compression.defaults();
+        }
+        try {
+            return Compression.parse(fromEnv);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("$POWDB_BACKUP_COMPRESSION: " + e.getMessage());
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         Path dir = dataDir != null ? dataDir : Path.of(context.env().getOrDefault("POWDB_DATA", "./powdb_data"));
+        Compression how = compression();
         try (Repository repository = openRepository()) {
             BackupOptions options = BackupOptions.defaults().withForceFull(full).withRequireQuiescent(requireQuiescent)
-                    .withTempDir(tempDir()).withProgress(progress());
+                    .withTempDir(tempDir()).withProgress(progress()).withCompression(how);
             BackupResult result;
             try (LeaseGuard lease = LeaseGuard.acquire(repository, "backup")) {
                 result = new BackupService(repository).backup(dir, options);

@@ -1,6 +1,7 @@
 package io.powdb.backup.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.powdb.backup.integrity.Blake3;
 import io.powdb.backup.repo.Json;
 import io.powdb.backup.store.s3.S3ProxyServer;
 import io.powdb.backup.testing.PowDbFixture;
@@ -31,13 +32,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * A backup written by the CLI to S3 is readable with the standard AWS CLI alone: {@code aws s3 ls} lists the
- * manifests, {@code aws s3 cp} fetches a manifest (plain JSON) and objects that are byte for byte the
- * database's files, including an image uploaded in several parts. The second test runs the README's
- * "Reading a backup by hand in an emergency" recipe word for word.
+ * A backup written by the CLI to S3 is readable with standard tools alone: {@code aws s3 ls} lists the
+ * manifests, {@code aws s3 cp} fetches a manifest (plain JSON) and objects whose BLAKE3 is the one the
+ * manifest records and which {@code zstd -d} turns into the database's files byte for byte, including an
+ * image uploaded in several parts. The second test runs the README's "Reading a backup by hand in an
+ * emergency" recipe word for word, decompression included.
  *
- * <p>Runs only where the {@code aws} command works (Debian package {@code awscli}, which {@code .ci/run}
- * installs); {@code /usr/bin/aws} is preferred over other copies on the PATH.
+ * <p>Runs only where the {@code aws} and {@code zstd} commands work (Debian packages {@code awscli} and
+ * {@code zstd}, which {@code .ci/run} installs); {@code /usr/bin/aws} is preferred over other copies on the PATH.
  */
 class AwsCliReadsBackupsTest {
     private static final String BUCKET = S3ProxyServer.BUCKET;
@@ -52,8 +54,15 @@ class AwsCliReadsBackupsTest {
             "  aws s3 cp --recursive \"$REPO/$dir/\" \"backup/$dir/\"",
             "done");
 
+    /** The README's decompression of the fetched objects, run after the recipe; must stay identical to the README. */
+    static final String README_DECOMPRESS = String.join("\n",
+            "for key in $(jq -r '[.files[] | .object, .sources[]? | select(.compression? == \"zstd\") | .key] | unique[]' manifest.json); do",
+            "  zstd -d -q --rm \"backup/$key\" -o \"backup/$key.plain\" && mv \"backup/$key.plain\" \"backup/$key\"",
+            "done");
+
     static Path aws;
     static String awsVersion;
+    static Path zstd;
     /** Why the tests cannot run here, or null. */
     static String skipReason;
     static S3ProxyServer server;
@@ -83,6 +92,14 @@ class AwsCliReadsBackupsTest {
         aws = found.get();
         awsVersion = output;
         System.out.println("using " + aws + ": " + awsVersion);
+        Optional<Path> zstdFound = findExecutable("zstd", Path.of("/usr/bin/zstd"));
+        if (zstdFound.isEmpty()) {
+            skipReason = "no 'zstd' command on this machine, which decompresses the stored objects, so the check "
+                    + "that standard tools read S3 backups cannot run; install it with 'apt-get install zstd' "
+                    + "(.ci/run does)";
+            return;
+        }
+        zstd = zstdFound.get();
     }
 
     /** Skips each test, visibly, where there is no working aws command; else starts S3Proxy once. */
@@ -121,7 +138,7 @@ class AwsCliReadsBackupsTest {
         String repo = "s3://" + BUCKET + "/backups/db1";
         PowDbFixture db = PowDbFixture.create(tmp.resolve("data"), PowDbFixture.Version.V0_5, 3);
         db.createTable("users", 30);
-        db.createTable("events", 1400); // 5.5 MiB: two 5 MiB parts
+        db.createTable("events", 3000); // 11.7 MiB, stored zstd-compressed in about 6.7 MiB: two 5 MiB parts
         db.writeOptionalWholeFiles();
         db.checkpoint();
         String id = backup(db, repo);
@@ -137,23 +154,46 @@ class AwsCliReadsBackupsTest {
         assertEquals("powdb-backup/manifest", manifest.get("format").asText());
 
         JsonNode catalog = fileEntry(manifest, PowDbFixture.CATALOG);
-        Path catalogCopy = downloads.resolve(PowDbFixture.CATALOG);
+        Path catalogCopy = downloads.resolve(PowDbFixture.CATALOG + ".zst");
         runAws("s3", "cp", repo + "/" + catalog.get("object").get("key").asText(), catalogCopy.toString());
-        assertArrayEquals(Files.readAllBytes(db.catalogPath()), Files.readAllBytes(catalogCopy));
+        assertArrayEquals(Files.readAllBytes(db.catalogPath()), decompress(catalog.get("object"), catalogCopy));
 
         JsonNode events = fileEntry(manifest, "events.heap");
-        String imageKey = events.get("sources").get(0).get("key").asText();
+        JsonNode image = events.get("sources").get(0);
+        String imageKey = image.get("key").asText();
         String eTag = server.admin().headObject(r -> r.bucket(BUCKET).key("backups/db1/" + imageKey)).eTag();
         assertTrue(eTag.matches("\"?[0-9a-f]{32}-2\"?"), "a 2-part upload, ETag " + eTag);
-        Path heapCopy = downloads.resolve("events.heap");
+        Path heapCopy = downloads.resolve("events.heap.zst");
         runAws("s3", "cp", repo + "/" + imageKey, heapCopy.toString());
-        assertArrayEquals(Files.readAllBytes(db.heapPath("events")), Files.readAllBytes(heapCopy));
+        assertArrayEquals(Files.readAllBytes(db.heapPath("events")), decompress(image, heapCopy));
+    }
+
+    /**
+     * Checks a downloaded object against its reference as {@code b3sum} would (the hash of the bytes as stored),
+     * then decompresses it with {@code zstd -d} and checks the length against {@code content_size}.
+     */
+    private byte[] decompress(JsonNode ref, Path stored) throws Exception {
+        assertEquals(ref.get("blake3").asText(), Blake3.hex(Files.readAllBytes(stored)), ref.toString());
+        assertEquals(ref.get("size").asLong(), Files.size(stored));
+        assertEquals("zstd", ref.get("compression").asText(), ref.toString());
+        Path plain = stored.resolveSibling(stored.getFileName() + ".plain");
+        Result result = run(List.of(zstd.toString(), "-d", "-q", stored.toString(), "-o", plain.toString()),
+                awsEnvironment(), tmp);
+        assertEquals(0, result.exit(), result.toString());
+        byte[] content = Files.readAllBytes(plain);
+        assertEquals(ref.get("content_size").asLong(), content.length, ref.toString());
+        return content;
     }
 
     @Test
     void theReadmeEmergencyRecipeFetchesEveryObjectABackupNeeds() throws Exception {
         Optional<Path> jq = findExecutable("jq", null);
         assumeTrue(jq.isPresent(), "SKIPPED: no 'jq' command, which the README's recipe uses");
+        String readme = Files.readString(Path.of("..", "README.md"));
+        for (String line : README_RECIPE.split("\n")) {
+            assertTrue(readme.contains(line + "\n"), "the README's recipe lacks: " + line);
+        }
+        assertTrue(readme.contains(README_DECOMPRESS), "the README's decompression differs from README_DECOMPRESS");
         String repo = "s3://" + BUCKET + "/prod/db1";
         PowDbFixture db = PowDbFixture.create(tmp.resolve("data"), PowDbFixture.Version.V0_4, 4);
         db.createTable("users", 30);
@@ -173,24 +213,36 @@ class AwsCliReadsBackupsTest {
         Path wrapper = bin.resolve("aws");
         Files.writeString(wrapper, "#!/bin/sh\nexec '" + aws + "' --endpoint-url '" + server.endpoint() + "' \"$@\"\n");
         assertTrue(wrapper.toFile().setExecutable(true));
-        env.put("PATH", bin + File.pathSeparator + env.get("PATH"));
+        env.put("PATH", bin + File.pathSeparator + zstd.getParent() + File.pathSeparator + env.get("PATH"));
         env.put("REPO", repo);
         env.put("ID", incremental);
-        Result recipe = run(List.of("bash", "-euo", "pipefail", "-c", README_RECIPE), env, work);
+        Result recipe = run(List.of("bash", "-euo", "pipefail", "-c", README_RECIPE + "\n" + README_DECOMPRESS), env, work);
         assertTrue(recipe.out().contains(full + ".json") && recipe.out().contains(incremental + ".json"), recipe.toString());
 
         // Every object the incremental's manifest names, in its own data directory and in the full backup's,
-        // was fetched, byte for byte as stored.
+        // was fetched: byte for byte as stored, or as its content where the manifest says it is compressed.
         JsonNode manifest = Json.MAPPER.readTree(work.resolve("manifest.json").toFile());
         assertEquals(incremental, manifest.get("id").asText());
         TreeSet<String> dataDirs = new TreeSet<>();
-        for (String key : objectKeys(manifest)) {
+        int decompressed = 0;
+        for (JsonNode ref : objectRefs(manifest)) {
+            String key = ref.get("key").asText();
             dataDirs.add(key.substring(0, key.indexOf('/', "data/".length())));
             byte[] stored = server.admin().getObjectAsBytes(r -> r.bucket(BUCKET).key("prod/db1/" + key)).asByteArray();
+            assertEquals(ref.get("blake3").asText(), Blake3.hex(stored), key);
             Path copy = work.resolve("backup").resolve(key);
             assertTrue(Files.isRegularFile(copy), "not fetched: " + key + "\n" + recipe);
-            assertArrayEquals(stored, Files.readAllBytes(copy), key);
+            if (ref.has("compression")) {
+                assertEquals("zstd", ref.get("compression").asText());
+                byte[] content = com.github.luben.zstd.Zstd.decompress(stored, Math.toIntExact(ref.get("content_size").asLong()));
+                assertEquals(ref.get("content_size").asLong(), content.length, key);
+                assertArrayEquals(content, Files.readAllBytes(copy), key);
+                decompressed++;
+            } else {
+                assertArrayEquals(stored, Files.readAllBytes(copy), key);
+            }
         }
+        assertTrue(decompressed >= 4, "heap images, page packs and whole files are compressed: " + decompressed);
         assertEquals(2, dataDirs.size(), "the incremental reads from its own and the full backup's data: " + dataDirs);
         assertArrayEquals(Files.readAllBytes(db.catalogPath()),
                 Files.readAllBytes(work.resolve("backup").resolve(fileEntry(manifest, PowDbFixture.CATALOG)
@@ -217,21 +269,21 @@ class AwsCliReadsBackupsTest {
         throw new AssertionError("no " + name + " in " + manifest);
     }
 
-    private static List<String> objectKeys(JsonNode manifest) {
-        List<String> keys = new ArrayList<>();
+    private static List<JsonNode> objectRefs(JsonNode manifest) {
+        List<JsonNode> refs = new ArrayList<>();
         for (JsonNode file : manifest.get("files")) {
             if (file.has("object") && !file.get("object").isNull()) {
-                keys.add(file.get("object").get("key").asText());
+                refs.add(file.get("object"));
             }
             if (file.has("page_map") && !file.get("page_map").isNull()) {
-                keys.add(file.get("page_map").get("key").asText());
+                refs.add(file.get("page_map"));
             }
             if (file.has("sources")) {
-                file.get("sources").forEach(source -> keys.add(source.get("key").asText()));
+                file.get("sources").forEach(refs::add);
             }
         }
-        assertTrue(keys.size() > 5, keys.toString());
-        return keys;
+        assertTrue(refs.size() > 5, refs.toString());
+        return refs;
     }
 
     private static List<String> lastColumn(String lsOutput) {

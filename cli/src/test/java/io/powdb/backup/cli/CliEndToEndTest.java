@@ -45,7 +45,8 @@ class CliEndToEndTest {
         JsonNode full = json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
         assertEquals("full", full.get("type").asText());
         assertTrue(full.get("base_lsn").isNull());
-        assertTrue(full.get("bytes_uploaded").asLong() > 40 * 4096);
+        assertTrue(full.get("bytes_scanned").asLong() > 40 * 4096);
+        assertTrue(full.get("bytes_uploaded").asLong() > 40 * 4096 / 3, "40 pages, zstd-compressed: " + full);
         assertEquals(db.lastLsn(), full.get("source_lsn").asLong());
         Path fullState = snapshot("full");
 
@@ -187,6 +188,77 @@ class CliEndToEndTest {
         assertEquals("full", backup.get("type").asText());
         assertTrue(Files.exists(Path.of(repo, "powdb-backup.json")));
         assertEquals(1, json(cli.run("list", "--json")).size());
+    }
+
+    @Test
+    void compressionIsChosenByOptionOrEnvironmentAndRestoresEitherWay() throws IOException {
+        JsonNode plain = json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--compression", "none",
+                "--json"));
+        JsonNode plainManifest = manifest(plain.get("id").asText());
+        JsonNode catalog = fileEntry(plainManifest, PowDbFixture.CATALOG);
+        assertFalse(catalog.get("object").has("compression"), catalog.toString());
+        assertEquals(catalog.get("blake3"), catalog.get("object").get("blake3"));
+
+        // The default, and --compression zstd over $POWDB_BACKUP_COMPRESSION=none: compressed, and smaller.
+        for (CliRunner runner : new CliRunner[] {cli, copyOf(cli).env("POWDB_BACKUP_COMPRESSION", "none")}) {
+            String[] args = runner == cli ? new String[] {"--full"} : new String[] {"--full", "--compression", "zstd"};
+            JsonNode zstd = json(runner.run(concat(new String[] {"backup", "--data-dir", db.dir().toString(), "--repo",
+                    repo, "--json"}, args)));
+            JsonNode users = fileEntry(manifest(zstd.get("id").asText()), "users.heap").get("sources").get(0);
+            assertEquals("zstd", users.get("compression").asText(), users.toString());
+            assertEquals(30 * 4096, users.get("content_size").asLong());
+            assertTrue(zstd.get("bytes_uploaded").asLong() < plain.get("bytes_uploaded").asLong() * 3 / 4,
+                    zstd + " vs " + plain);
+        }
+        // $POWDB_BACKUP_COMPRESSION=none alone turns it off; a level takes effect.
+        JsonNode off = json(copyOf(cli).env("POWDB_BACKUP_COMPRESSION", "none").run("backup", "--data-dir",
+                db.dir().toString(), "--repo", repo, "--full", "--json"));
+        assertFalse(fileEntry(manifest(off.get("id").asText()), "users.heap").get("sources").get(0).has("compression"));
+        JsonNode high = json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--full",
+                "--compression-level", "19", "--json"));
+        assertEquals("zstd", fileEntry(manifest(high.get("id").asText()), "users.heap").get("sources").get(0)
+                .get("compression").asText());
+
+        db.updatePages("users", 2, 7);
+        db.checkpoint();
+        json(cli.run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--compression", "none", "--json"));
+        Path target = tmp.resolve("restored");
+        json(cli.run("restore", "--repo", repo, "--target", target.toString(), "--json"));
+        PowDbFixture.assertSameDatabase(db.dir(), target, true);
+        assertEquals(0, cli.run("verify", "--repo", repo).exit());
+
+        String data = db.dir().toString();
+        assertOneLineError(cli.run("backup", "--data-dir", data, "--repo", repo, "--compression", "gzip"), 2, "zstd or none");
+        assertOneLineError(cli.run("backup", "--data-dir", data, "--repo", repo, "--compression-level", "0"), 2,
+                "--compression-level");
+        assertOneLineError(cli.run("backup", "--data-dir", data, "--repo", repo, "--compression-level", "20"), 2, "1 (fastest) to 19");
+        assertOneLineError(cli.run("backup", "--data-dir", data, "--repo", repo, "--compression", "none",
+                "--compression-level", "3"), 2, "needs zstd");
+        assertOneLineError(copyOf(cli).env("POWDB_BACKUP_COMPRESSION", "zstd:99").run("backup", "--data-dir", data,
+                "--repo", repo), 2, "POWDB_BACKUP_COMPRESSION");
+    }
+
+    private static CliRunner copyOf(CliRunner runner) {
+        return runner.copy();
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    private JsonNode manifest(String id) throws IOException {
+        return Json.MAPPER.readTree(Path.of(repo, "manifests", id + ".json").toFile());
+    }
+
+    private static JsonNode fileEntry(JsonNode manifest, String name) {
+        for (JsonNode file : manifest.get("files")) {
+            if (file.get("name").asText().equals(name)) {
+                return file;
+            }
+        }
+        throw new AssertionError("no " + name + " in " + manifest);
     }
 
     @Test

@@ -22,6 +22,13 @@ final class CliRunner {
         return this;
     }
 
+    /** Another runner with the same environment, to add to without changing this one's. */
+    CliRunner copy() {
+        CliRunner copy = new CliRunner();
+        copy.env.putAll(env);
+        return copy;
+    }
+
     Result run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
