@@ -1,22 +1,31 @@
 package io.powdb.backup.integrity;
 
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Objects;
 
 /**
  * BLAKE3, the integrity check of every stored object: a streaming hasher of 32-byte BLAKE3 hashes (hash
- * mode). Not thread-safe; any number of hashers may be used at once from different threads.
+ * mode). Not thread-safe (one thread at a time); any number of hashers may be used at once.
  *
  * <p>BLAKE3 is a binary tree over 1 KiB chunks. Bytes given to {@link #update} are gathered in a buffer of
  * up to {@value #BUFFER_BYTES} bytes (larger updates are hashed in place instead); a chunk is hashed only
  * once more input is known to follow it, because the last chunk of the input, or the last parent, is
  * compressed differently (as the root). When the buffer is full and more input comes, every chunk in it is
- * hashed: split into complete subtrees of a power of two chunks, each starting at a multiple of its size,
- * hashed on the calling thread and the threads of a small shared pool ({@code powdb.hash.threads}, the
- * number of processors by default; 1 hashes on the calling thread only). Their chaining values are pushed,
- * in order, on the stack of chaining values, merging two siblings into their parent whenever the number of
- * chunks hashed shows a subtree complete: the same tree as hashing chunk by chunk, as the specification's.
- * Small inputs are hashed on the calling thread.
+ * hashed, split into complete subtrees of a power of two chunks (up to 128), each starting at a multiple of
+ * its size. Their chaining values are pushed, in order, on the stack of chaining values, which merges two
+ * siblings into their parent whenever the number of chunks before a push shows a subtree complete: the
+ * same tree as hashing chunk by chunk, which is the specification's.
+ *
+ * <p>The subtrees are independent, so a small shared pool hashes them ({@code powdb.hash.threads} threads
+ * in all, the number of processors by default; 1 hashes on the calling thread only). A full buffer is
+ * handed to the pool and the caller goes on with a second buffer; the next full buffer, or the digest,
+ * first helps with and waits for what is left of the previous one. Large updates hashed in place, and
+ * what is left at the digest, are shared by the caller and the pool the same way, except that less than
+ * {@value #PARALLEL_MIN_BYTES} bytes the caller hashes alone.
+ *
+ * <p>Memory: the buffer grows with the input up to {@value #BUFFER_BYTES} bytes, a second one of that size
+ * comes with the first full buffer, and each thread hashing needs about 20 KiB of working memory.
  */
 public final class Blake3 {
     public static final int HASH_BYTES = 32;
@@ -34,11 +43,18 @@ public final class Blake3 {
     private final boolean parallel;
     private final int[] stack = new int[8 * MAX_DEPTH];
     private int depth;
-    /** Chunks hashed so far, all merged into {@link #stack}: the number of the first chunk in {@link #buffer}. */
+    /**
+     * Chunks hashed so far, or being hashed ({@link #pending}): the number of the first chunk in
+     * {@link #buffer}. Those of them not in {@link #pending} are merged into {@link #stack}.
+     */
     private long chunks;
     /** Input not hashed yet; holds at least one byte once anything was given, the input's last chunk. */
     private byte[] buffer = NO_BYTES;
     private int buffered;
+    /** A full buffer being hashed by pool threads while the caller goes on, or null. */
+    private Batch pending;
+    /** The buffer to fill next while {@link #pending}'s is hashed (once the first has been). */
+    private byte[] spare;
     private final Blake3Engine.Workspace work = new Blake3Engine.Workspace();
     private int[] cv;
 
@@ -60,8 +76,7 @@ public final class Blake3 {
         while (length > 0) {
             if (buffered == BUFFER_BYTES) {
                 // More input follows, so none of the buffered chunks is the last one.
-                hashChunks(buffer, 0, BUFFER_BYTES);
-                buffered = 0;
+                hashBuffer();
             }
             if (buffered == 0 && length > BUFFER_BYTES) {
                 // Hash whole chunks in place, holding back the last (possibly full) chunk.
@@ -91,6 +106,7 @@ public final class Blake3 {
      * that too.
      */
     public byte[] digest() {
+        finishPending();
         if (buffered > Blake3Engine.CHUNK_LEN) {
             // All but the last chunk can be hashed now; keep the last one at the start of the buffer.
             int whole = (buffered - 1) / Blake3Engine.CHUNK_LEN * Blake3Engine.CHUNK_LEN;
@@ -164,6 +180,7 @@ public final class Blake3 {
      * {@link #chunks}. More input must follow them.
      */
     private void hashChunks(byte[] data, int offset, int length) {
+        finishPending(); // its chaining values go on the stack first
         long counter = chunks;
         int remaining = length / Blake3Engine.CHUNK_LEN;
         if (!parallel || length < PARALLEL_MIN_BYTES) {
@@ -202,6 +219,77 @@ public final class Blake3 {
             }
         }
         chunks = counter;
+    }
+
+    /**
+     * Hashes the full buffer. With the pool, pool threads hash it while the caller fills the other buffer
+     * (reads more input, say); the next full buffer or the digest first joins in and waits for the rest.
+     * Hashing and whatever the caller does between updates then overlap.
+     */
+    private void hashBuffer() {
+        if (!parallel) {
+            hashChunks(buffer, 0, BUFFER_BYTES);
+            buffered = 0;
+            return;
+        }
+        finishPending();
+        int units = 0;
+        int[] offsets = new int[BUFFER_BYTES / Blake3Engine.CHUNK_LEN];
+        long[] counters = new long[offsets.length];
+        int[] sizes = new int[offsets.length];
+        long counter = chunks;
+        for (int offset = 0, remaining = offsets.length; remaining > 0; units++) {
+            int size = unitChunks(counter, remaining);
+            offsets[units] = offset;
+            counters[units] = counter;
+            sizes[units] = size;
+            counter += size;
+            offset += size * Blake3Engine.CHUNK_LEN;
+            remaining -= size;
+        }
+        int[] cvs = new int[8 * units];
+        pending = new Batch(Blake3Engine.startUnits(buffer, offsets, counters, sizes, units, cvs, work), buffer,
+                counters, units, cvs);
+        chunks = counter;
+        if (spare == null) {
+            spare = new byte[BUFFER_BYTES];
+            // Written before anything is copied in: see grow().
+            Arrays.fill(spare, (byte) 0);
+        }
+        buffer = spare;
+        spare = null;
+        buffered = 0;
+    }
+
+    /** Waits for {@link #pending} (hashing what the pool has not started) and pushes its chaining values. */
+    private void finishPending() {
+        Batch batch = pending;
+        if (batch == null) {
+            return;
+        }
+        pending = null;
+        batch.units.join();
+        for (int i = 0; i < batch.count; i++) {
+            push(batch.cvs, 8 * i, batch.counters[i]);
+        }
+        spare = batch.buffer;
+    }
+
+    /** A buffer being hashed in the background. */
+    private static final class Batch {
+        final Blake3Engine.Units units;
+        final byte[] buffer;
+        final long[] counters;
+        final int count;
+        final int[] cvs;
+
+        Batch(Blake3Engine.Units units, byte[] buffer, long[] counters, int count, int[] cvs) {
+            this.units = units;
+            this.buffer = buffer;
+            this.counters = counters;
+            this.count = count;
+            this.cvs = cvs;
+        }
     }
 
     /**

@@ -24,7 +24,7 @@ import java.util.concurrent.locks.LockSupport;
  * message word before the just-computed state word ({@code a = a + m + b}), which keeps the addition off
  * the critical path. The hot loop neither allocates nor touches an array but the input.
  *
- * <p>The unrolled rounds (here and in {@link Blake3Lanes}) are generated text: each G call is
+ * <p>The unrolled rounds (here and in {@link Blake3Lanes}) were written out mechanically: each G call is
  * {@code a = a + mx + b; d = rotr(d ^ a, 16); c += d; b = rotr(b ^ c, 12); a = a + my + b;
  * d = rotr(d ^ a, 8); c += d; b = rotr(b ^ c, 7)} on columns (0,4,8,12) (1,5,9,13) (2,6,10,14)
  * (3,7,11,15), then diagonals (0,5,10,15) (1,6,11,12) (2,7,8,13) (3,4,9,14), message words in schedule order.
@@ -776,57 +776,90 @@ final class Blake3Engine {
      */
     static void hashUnits(byte[] in, int[] offsets, long[] counters, int[] chunks, int count, int[] cvs,
                           Workspace callerWork) {
-        Units job = new Units(in, offsets, counters, chunks, count, cvs, Thread.currentThread(), callerWork);
+        Units job = new Units(in, offsets, counters, chunks, count, cvs, callerWork);
+        submit(job, Math.min(THREADS - 1, count - 1));
+        job.join();
+    }
+
+    /**
+     * Starts hashing units as {@link #hashUnits} does, on pool threads only, and returns at once: the caller
+     * goes on (reads more input) meanwhile, then calls {@link Units#join}, which hashes whatever units no
+     * pool thread has taken and waits for the rest. {@code in} must stay unchanged until then.
+     */
+    static Units startUnits(byte[] in, int[] offsets, long[] counters, int[] chunks, int count, int[] cvs,
+                            Workspace callerWork) {
+        Units job = new Units(in, offsets, counters, chunks, count, cvs, callerWork);
+        submit(job, Math.min(THREADS - 1, count));
+        return job;
+    }
+
+    private static void submit(Units job, int runners) {
         if (HELPERS != null) {
-            for (int i = Math.min(THREADS - 1, count - 1); i > 0; i--) {
+            for (int i = 0; i < runners; i++) {
                 HELPERS.execute(job);
             }
-        }
-        job.run();
-        job.await();
-        if (job.failure != null) {
-            // Only a bug or a lack of memory gets here; the hash cannot be finished either way.
-            if (job.failure instanceof Error) {
-                throw (Error) job.failure;
-            }
-            throw new IllegalStateException("BLAKE3 hashing failed", job.failure);
         }
     }
 
     /** One batch of subtrees, hashed by whichever threads claim its units. */
-    private static final class Units implements Runnable {
+    static final class Units implements Runnable {
         private final byte[] in;
         private final int[] offsets;
         private final long[] counters;
         private final int[] chunks;
         private final int count;
         private final int[] cvs;
-        private final Thread waiter;
         private final Workspace callerWork;
+        /** The thread in {@link #join}, to wake when the last unit is done. */
+        private volatile Thread waiter;
         private final AtomicInteger next = new AtomicInteger();
         private final AtomicInteger done = new AtomicInteger();
-        /** The first thing thrown by a unit, read after {@link #await}. */
+        /** The first thing thrown by a unit, thrown by {@link #join}. */
         private volatile Throwable failure;
 
-        Units(byte[] in, int[] offsets, long[] counters, int[] chunks, int count, int[] cvs, Thread waiter,
-              Workspace callerWork) {
+        Units(byte[] in, int[] offsets, long[] counters, int[] chunks, int count, int[] cvs, Workspace callerWork) {
             this.in = in;
             this.offsets = offsets;
             this.counters = counters;
             this.chunks = chunks;
             this.count = count;
             this.cvs = cvs;
-            this.waiter = waiter;
             this.callerWork = callerWork;
         }
 
+        /** Hashes the units no other thread has taken, waits for the others, and throws what any threw. */
+        void join() {
+            waiter = Thread.currentThread();
+            work(callerWork);
+            for (int spins = 0; done.get() < count; spins++) {
+                if (spins < 1 << 10) {
+                    Thread.onSpinWait();
+                } else {
+                    // Timed: a hasher handed from one thread to another must not miss its wake-up for good.
+                    LockSupport.parkNanos(this, 1_000_000);
+                }
+            }
+            if (failure != null) {
+                // Only a bug or a lack of memory gets here; the hash cannot be finished either way.
+                if (failure instanceof Error) {
+                    throw (Error) failure;
+                }
+                throw new IllegalStateException("BLAKE3 hashing failed", failure);
+            }
+        }
+
+        /** On a pool thread. */
         @Override
         public void run() {
-            Workspace work = null;
+            work(null);
+        }
+
+        /** Hashes units until none is left to take, with {@code work}, or a pool thread's own if null. */
+        private void work(Workspace work) {
             for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
                 try {
                     if (work == null) {
-                        work = Thread.currentThread() == waiter ? callerWork : HELPER_WORK.get();
+                        work = HELPER_WORK.get();
                     }
                     subtreeCv(in, offsets[i], counters[i], chunks[i], cvs, 8 * i, work);
                 } catch (Throwable e) {
@@ -836,19 +869,11 @@ final class Blake3Engine {
                 } finally {
                     // Counted even when it failed: the caller must not wait forever.
                     if (done.incrementAndGet() == count) {
-                        LockSupport.unpark(waiter);
+                        Thread joining = waiter;
+                        if (joining != null) {
+                            LockSupport.unpark(joining);
+                        }
                     }
-                }
-            }
-        }
-
-            /** Returns once every unit is hashed; only the units other threads are still working on remain. */
-        void await() {
-            for (int spins = 0; done.get() < count; spins++) {
-                if (spins < 1 << 10) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.park(this);
                 }
             }
         }

@@ -22,7 +22,8 @@ final class Blake3Lanes {
     /** Fewer lanes than this are not worth the loops: hashed one by one instead. */
     static final int MIN_LANES = 16;
 
-    private static final VarHandle LONG_LE = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONG_LE =
+            MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     /** The state, word-major: word w of lane l at {@code w * N + l}. */
     private final int[] s = new int[16 * N];
@@ -39,6 +40,8 @@ final class Blake3Lanes {
     private final int[] counterHigh = new int[N];
     /** Chaining values one after another, for the top parents. */
     private final int[] top = new int[8 * MIN_LANES];
+    /** See {@link #touch}. */
+    private int touched;
 
     /**
      * The chaining value of the complete subtree of {@code chunks} chunks ({@link #MIN_LANES} to {@link #N},
@@ -52,6 +55,7 @@ final class Blake3Lanes {
         if (off < 0 || off > in.length - chunks * Blake3Engine.CHUNK_LEN) {
             throw new IndexOutOfBoundsException("subtree at " + off + " of " + in.length);
         }
+        touch(in, off, chunks * Blake3Engine.CHUNK_LEN);
         chunks(in, off, counter, chunks);
         int lanes = chunks;
         while (lanes > MIN_LANES) {
@@ -71,6 +75,20 @@ final class Blake3Lanes {
             }
         }
         System.arraycopy(top, 0, out, outOff, 8);
+    }
+
+    /**
+     * Reads one byte of every cache line of the subtree, front to back. The lanes read 64 bytes from each of
+     * up to 128 places 1 KiB apart, which the hardware prefetchers do not follow: input not in cache (a large
+     * update hashed in place) hashed at 60% of the speed of cached input; read in order first, it comes into
+     * cache at memory speed. Costs about 1% when the input is already cached.
+     */
+    private void touch(byte[] in, int off, int length) {
+        int sum = 0;
+        for (int p = off, end = off + length; p < end; p += 64) {
+            sum += in[p];
+        }
+        touched += sum; // used, so that the reads are not optimized away
     }
 
     /** The chaining values of {@code lanes} whole chunks into {@link #h}. */
@@ -153,7 +171,9 @@ final class Blake3Lanes {
      * One round on lanes {@code [0, lanes)}, message word {@code k} of the round (in the order the G
      * calls take them) being {@code mk[l]} for lane l.
      */
-    private static void round(int[] s, int lanes, int[] m0, int[] m1, int[] m2, int[] m3, int[] m4, int[] m5, int[] m6, int[] m7, int[] m8, int[] m9, int[] m10, int[] m11, int[] m12, int[] m13, int[] m14, int[] m15) {
+    private static void round(int[] s, int lanes, int[] m0, int[] m1, int[] m2, int[] m3, int[] m4, int[] m5,
+                              int[] m6, int[] m7, int[] m8, int[] m9, int[] m10, int[] m11,
+                              int[] m12, int[] m13, int[] m14, int[] m15) {
         for (int l = 0, end = Math.min(lanes, N); l < end; l++) { // min: tells the JIT that rows do not overlap
             int v0 = s[l];
             int v1 = s[N + l];

@@ -21,6 +21,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 import java.util.TreeSet;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -118,6 +119,24 @@ class Blake3Test {
         }
     }
 
+    /** The scalar bulk path (powdb.hash.lanes=false) on its own. */
+    @Test
+    void sameAsCommonsCodecWithoutLanes() {
+        boolean lanes = Blake3Engine.useLanes;
+        Blake3Engine.useLanes = false;
+        try {
+            Random random = new Random(17);
+            for (int i = 0; i < 12; i++) {
+                int length = i == 0 ? 4 << 20 : random.nextInt(3 << 20);
+                String expected = commonsCodec(data, length);
+                assertEquals(expected, inPieces(new Blake3(), data, length, new Random(i)).hex(), "length " + length);
+                assertEquals(expected, Blake3.sequential().update(data, 0, length).hex(), "length " + length);
+            }
+        } finally {
+            Blake3Engine.useLanes = lanes;
+        }
+    }
+
     /**
      * The lane-parallel subtree hashing against chunk-by-chunk scalar hashing, long enough for the JIT to
      * compile (and vectorize) both, with chunk counters above 2^32 too (no test vector reaches them).
@@ -133,7 +152,8 @@ class Blake3Test {
             int chunks = Blake3Lanes.MIN_LANES << random.nextInt(
                     Integer.numberOfTrailingZeros(Blake3Lanes.N / Blake3Lanes.MIN_LANES) + 1);
             int offset = random.nextInt(data.length - chunks * Blake3Engine.CHUNK_LEN + 1);
-            long counter = (random.nextBoolean() ? random.nextLong() >>> 12 : random.nextInt(1 << 20)) / chunks * chunks;
+            long counter = random.nextBoolean() ? random.nextLong() >>> 12 : random.nextInt(1 << 20);
+            counter = counter / chunks * chunks;
             for (int i = 0; i < chunks; i++) {
                 Blake3Engine.chunkCv(data, offset + i * Blake3Engine.CHUNK_LEN, counter + i, tree, 8 * i);
             }
@@ -281,6 +301,29 @@ class Blake3Test {
             threads.shutdownNow();
         }
         assertEquals(commonsCodec(data, lengths[0]), expected[0]);
+    }
+
+    /** One hasher updated from one thread then another (a full buffer may still be hashing in between). */
+    @Test
+    void aHasherMayMoveBetweenThreads() throws Exception {
+        int length = (9 << 20) + 4321;
+        ExecutorService first = Executors.newSingleThreadExecutor();
+        ExecutorService second = Executors.newSingleThreadExecutor();
+        try {
+            Blake3 hasher = new Blake3();
+            int piece = 300_000;
+            for (int offset = 0, i = 0; offset < length; offset += piece, i++) {
+                int from = offset;
+                int size = Math.min(piece, length - offset);
+                Callable<Blake3> update = () -> hasher.update(data, from, size);
+                (i % 2 == 0 ? first : second).submit(update).get(1, TimeUnit.MINUTES);
+            }
+            Callable<String> hex = hasher::hex;
+            assertEquals(commonsCodec(data, length), second.submit(hex).get(1, TimeUnit.MINUTES));
+        } finally {
+            first.shutdownNow();
+            second.shutdownNow();
+        }
     }
 
     @Test
