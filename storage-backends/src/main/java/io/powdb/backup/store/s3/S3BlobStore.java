@@ -46,7 +46,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <ul>
  *   <li>Writes: one PutObject for objects that fit in one part, else a multipart upload with a few parts
- *       in flight and memory bounded to about {@code partsInFlight + 1} parts (see {@link S3ObjectWriter}).</li>
+ *       in flight; the parts in flight of all writers together take at most {@code partsInFlight} parts of
+ *       memory, plus the part each writer is filling (see {@link S3ObjectWriter}).</li>
  *   <li>CREATE_NEW: {@code If-None-Match: *} on PutObject and CompleteMultipartUpload, so S3 itself refuses
  *       to replace an object; with {@link S3StoreConfig#conditionalCreate()} off, check-then-write.</li>
  *   <li>Reads: (ranged) GETs whose body resumes from the byte reached when the connection breaks
@@ -64,6 +65,7 @@ public final class S3BlobStore implements BlobStore {
     private final S3Client s3;
     private final AutoCloseable ownedCredentials;
     private final ExecutorService partUploads;
+    private final UploadMemory uploadMemory;
     /** Reads of at least this many bytes go as ranged GETs in parallel, this big, this many at once. */
     static final long PARALLEL_READ_MIN_BYTES = 16L << 20;
     static final int PARALLEL_READ_CHUNK = 4 << 20;
@@ -92,6 +94,7 @@ public final class S3BlobStore implements BlobStore {
         };
         // Unbounded in threads, bounded in practice: each writer has at most partsInFlight parts submitted.
         this.partUploads = Executors.newCachedThreadPool(threads);
+        this.uploadMemory = new UploadMemory((long) config.partsInFlight() * config.partSize());
     }
 
     private static S3Client buildClient(S3StoreConfig config, AwsCredentialsProvider credentials,
@@ -160,6 +163,11 @@ public final class S3BlobStore implements BlobStore {
 
     S3Client client() {
         return s3;
+    }
+
+    /** The memory all writers' parts in flight may take together. */
+    UploadMemory uploadMemory() {
+        return uploadMemory;
     }
 
     ExecutorService partUploads() {

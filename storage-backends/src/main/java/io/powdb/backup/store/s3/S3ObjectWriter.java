@@ -36,9 +36,9 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Bytes collect in a part buffer. An object that never outgrows one part is sent with a single
  * PutObject at commit. Otherwise the first full part starts a multipart upload, and each full part is
- * handed to the store's upload pool while the writer fills the next one. Parts uploading at once are
- * limited to {@code partsInFlight * partSize} bytes (at least one part), so a writer holds at most that
- * plus the part it is filling. Part sizes grow with the part number ({@link PartSizes}).
+ * handed to the store's upload pool while the writer fills the next one. Parts uploading at once, across
+ * all the store's writers, are limited to {@code partsInFlight * partSize} bytes (at least one part), so the
+ * writers hold at most that plus the part each is filling. Part sizes grow with the part number ({@link PartSizes}).
  *
  * <p>Commit completes the upload; close without commit aborts it on the server after the parts still
  * uploading have stopped, because S3 keeps parts that land after an abort.
@@ -58,7 +58,6 @@ final class S3ObjectWriter implements BlobWriter {
     private final WriteMode mode;
     /** Marks the object as this writer's, so a retried conditional request can recognise its own success. */
     private final String writeId = UUID.randomUUID().toString();
-    private final long uploadBudget;
     private final OutputStream stream = new PartStream();
 
     // Used by the writing thread only.
@@ -85,7 +84,6 @@ final class S3ObjectWriter implements BlobWriter {
         this.bucket = config.bucket();
         this.key = key;
         this.mode = mode;
-        this.uploadBudget = config.partsInFlight() * config.partSize();
     }
 
     @Override
@@ -133,7 +131,15 @@ final class S3ObjectWriter implements BlobWriter {
         int length = filled;
         int number = partNumber;
         waitForUploadBudget(length);
-        uploads.add(store.partUploads().submit(() -> uploadPart(number, data, length)));
+        try {
+            uploads.add(store.partUploads().submit(() -> uploadPart(number, data, length)));
+        } catch (RuntimeException e) { // the store is closing
+            synchronized (lock) {
+                bytesUploading -= length;
+            }
+            store.uploadMemory().release(length);
+            throw e;
+        }
         partNumber++;
         // Once an object is known to be multipart, allocate whole parts at once rather than growing.
         buffer = more ? new byte[(int) PartSizes.sizeOf(partNumber, config.partSize())] : null;
@@ -141,17 +147,24 @@ final class S3ObjectWriter implements BlobWriter {
     }
 
     private void waitForUploadBudget(int length) throws IOException {
+        try {
+            store.uploadMemory().acquire(length, this::uploadFailed);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while uploading " + target());
+        }
         synchronized (lock) {
-            while (uploadFailure == null && bytesUploading > 0 && bytesUploading + length > uploadBudget) {
-                try {
-                    lock.wait();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while uploading " + target());
-                }
+            if (uploadFailure != null) {
+                store.uploadMemory().release(length);
+                throwIfUploadFailed();
             }
-            throwIfUploadFailed();
             bytesUploading += length;
+        }
+    }
+
+    private boolean uploadFailed() {
+        synchronized (lock) {
+            return uploadFailure != null;
         }
     }
 
@@ -170,6 +183,7 @@ final class S3ObjectWriter implements BlobWriter {
         synchronized (lock) {
             if (aborting) {
                 bytesUploading -= length;
+                store.uploadMemory().release(length);
                 lock.notifyAll();
                 return;
             }
@@ -197,6 +211,7 @@ final class S3ObjectWriter implements BlobWriter {
             synchronized (lock) {
                 uploadsRunning--;
                 bytesUploading -= length;
+                store.uploadMemory().release(length);
                 lock.notifyAll();
             }
         }

@@ -20,7 +20,8 @@ import java.util.Objects;
  * @param encryption        server-side encryption of new objects
  * @param kmsKeyId          KMS key id or ARN for {@link Encryption#KMS}, or null for the account's default key
  * @param partSize          size of the first multipart parts; it doubles every 1,000 parts (see {@link PartSizes})
- * @param partsInFlight     how many parts of one object may upload at once (also bounds the writer's memory)
+ * @param partsInFlight     how many parts may upload at once, across all objects being written (bounds the
+ *                          memory of uploads)
  * @param conditionalCreate whether the store honours {@code If-None-Match: *}; S3 and S3Proxy do, some
  *                          S3-compatible stores do not, and then CREATE_NEW falls back to check-then-write
  * @param checksums         send CRC32C checksums with every upload; turn off only for stores that reject them

@@ -62,6 +62,61 @@ class S3ProxyBlobStoreTest extends BlobStoreContractTest {
         return 2 * PART + 12345;
     }
 
+    /**
+     * A backup writes several objects at once: the parts in flight of all writers together stay within the
+     * store's budget (partsInFlight parts), so memory does not grow with the number of writers.
+     */
+    @Test
+    void concurrentWritersShareOneUploadMemoryBudget() throws Exception {
+        int partsInFlight = 2;
+        try (S3BlobStore shared = new S3BlobStore(server.config().partSize(PART).partsInFlight(partsInFlight).build())) {
+            int writers = 4;
+            byte[][] data = new byte[writers][];
+            java.util.concurrent.atomic.AtomicLong peak = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread sampler = new Thread(() -> {
+                while (!done.get()) {
+                    peak.accumulateAndGet(shared.uploadMemory().inUse(), Math::max);
+                    Thread.onSpinWait();
+                }
+            });
+            sampler.start();
+            List<Thread> threads = new ArrayList<>();
+            List<Throwable> failures = new CopyOnWriteArrayList<>();
+            for (int w = 0; w < writers; w++) {
+                int n = w;
+                data[n] = randomBytes(5 * PART + 1000 * n, 40 + n);
+                Thread t = new Thread(() -> {
+                    try (BlobWriter writer = shared.newWriter(prefix + "budget-" + n, WriteMode.CREATE_NEW)) {
+                        for (int off = 0; off < data[n].length; off += 64 * 1024) {
+                            writer.stream().write(data[n], off, Math.min(64 * 1024, data[n].length - off));
+                        }
+                        writer.commit();
+                    } catch (Throwable e) {
+                        failures.add(e);
+                    }
+                });
+                threads.add(t);
+                t.start();
+            }
+            for (Thread t : threads) {
+                t.join(120_000);
+            }
+            done.set(true);
+            sampler.join();
+            assertEquals(List.of(), failures);
+            assertTrue(peak.get() > 0, "parts were uploaded through the budget");
+            assertTrue(peak.get() <= (long) partsInFlight * PART, "peak in flight " + peak.get() + " bytes, budget "
+                    + (long) partsInFlight * PART);
+            assertEquals(0, shared.uploadMemory().inUse());
+            for (int w = 0; w < writers; w++) {
+                try (InputStream in = shared.open(prefix + "budget-" + w)) {
+                    assertArrayEquals(data[w], in.readAllBytes());
+                }
+            }
+        }
+    }
+
     @Test
     void largeReadsGoAsParallelRangedGetsAndReturnExactlyTheRange() throws IOException {
         String key = prefix + "parallel.bin";
