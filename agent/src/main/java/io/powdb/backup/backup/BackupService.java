@@ -19,6 +19,7 @@ import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.repo.WalAnchor;
 import io.powdb.backup.Version;
+import io.powdb.backup.concurrent.Workers;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -29,6 +30,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
@@ -139,6 +141,38 @@ public final class BackupService {
         }
     }
 
+    /** Reads every heap again: the first whose pages no longer match the digest of its capture, if any. */
+    private static Optional<String> heapChangedSince(DataDirectory dir, Map<String, Long> digests, int parallelism)
+            throws IOException {
+        List<DataFile> heaps = dir.files().stream().filter(file -> file.kind() == FileKind.HEAP).toList();
+        List<Workers.Task<Boolean>> tasks = heaps.stream().<Workers.Task<Boolean>>map(file ->
+                () -> HeapCapture.digest(file, file.size() / HeapPage.SIZE) != digests.get(file.name())).toList();
+        List<Boolean> changed = Workers.run(tasks, parallelism, "powdb-backup-recheck");
+        for (int i = 0; i < heaps.size(); i++) {
+            if (changed.get(i)) {
+                return Optional.of(heaps.get(i).name() + " changed");
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** What capturing one file gave: a whole file's entry, or a heap's result. */
+    private record Captured(FileEntry whole, HeapCapture.Result heap) {
+    }
+
+    /**
+     * The tasks reordered so that the largest files start first (a large heap started last would run alone
+     * at the end); {@link Workers#run} still returns results in this new order, which the caller sorts by name.
+     */
+    private static List<Workers.Task<Captured>> largestFirst(List<Workers.Task<Captured>> tasks, List<DataFile> files) {
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < tasks.size(); i++) {
+            order.add(i);
+        }
+        order.sort(Comparator.comparingLong((Integer i) -> files.get(i).size()).reversed());
+        return order.stream().map(tasks::get).toList();
+    }
+
     /** The 8-byte header of a PowDB 0.5+ wal.log, which a restored WAL must start with too; empty for 0.4. */
     private static byte[] walHeader(DataDirectory dir) throws IOException {
         Path wal = dir.path().resolve(PowDbFiles.WAL);
@@ -167,29 +201,42 @@ public final class BackupService {
         long badCrc = 0;
         boolean lsnWentBack = false;
         Map<String, Long> digests = new HashMap<>();
-        HeapCapture heaps = new HeapCapture(session, wal, options.tempDir());
-        for (DataFile file : dir.files()) {
+        List<DataFile> toCapture = dir.files().stream()
+                .filter(file -> file.kind() == FileKind.HEAP || wal == null || file.kind() != FileKind.WAL).toList();
+        List<Workers.Task<Captured>> tasks = new ArrayList<>();
+        for (DataFile file : toCapture) {
             FileEntry previous = referenceFiles.get(file.name());
             if (file.kind() == FileKind.HEAP) {
-                HeapCapture.Result result = captureHeap(heaps, file, previous != null && previous.isHeap() ? previous : null,
-                        full, options.tempDir());
-                files.add(result.entry());
-                digests.put(file.name(), result.contentDigest());
-                pagesScanned += result.entry().pages();
-                pagesChanged += result.entry().changedPages();
-                badCrc += result.pagesWithBadCrc();
-                lsnWentBack |= result.lsnWentBack();
-                if (result.pagesWithBadCrc() > 0) {
-                    warnings.add(file.name() + ": " + result.pagesWithBadCrc() + " pages fail their CRC32 check (the "
-                            + "file is damaged on disk); they were backed up exactly as they are");
-                }
-                if (Long.compareUnsigned(result.entry().maxLsn(), maxPageLsn) > 0) {
-                    maxPageLsn = result.entry().maxLsn();
-                }
-            } else if (wal == null || file.kind() != FileKind.WAL) {
-                files.add(captureWhole(file, full ? null : previous, session, wal != null));
+                FileEntry baseHeap = previous != null && previous.isHeap() ? previous : null;
+                tasks.add(() -> new Captured(null, captureHeap(new HeapCapture(session, wal, options.tempDir()), file,
+                        baseHeap, full, options.tempDir())));
+            } else {
+                FileEntry baseFile = full ? null : previous;
+                tasks.add(() -> new Captured(captureWhole(file, baseFile, session, wal != null), null));
             }
         }
+        for (Captured captured : Workers.run(largestFirst(tasks, toCapture), options.parallelism(), "powdb-backup-capture")) {
+            if (captured.heap() == null) {
+                files.add(captured.whole());
+                continue;
+            }
+            HeapCapture.Result result = captured.heap();
+            String name = result.entry().name();
+            files.add(result.entry());
+            digests.put(name, result.contentDigest());
+            pagesScanned += result.entry().pages();
+            pagesChanged += result.entry().changedPages();
+            badCrc += result.pagesWithBadCrc();
+            lsnWentBack |= result.lsnWentBack();
+            if (result.pagesWithBadCrc() > 0) {
+                warnings.add(name + ": " + result.pagesWithBadCrc() + " pages fail their CRC32 check (the "
+                        + "file is damaged on disk); they were backed up exactly as they are");
+            }
+            if (Long.compareUnsigned(result.entry().maxLsn(), maxPageLsn) > 0) {
+                maxPageLsn = result.entry().maxLsn();
+            }
+        }
+        files.sort(Comparator.comparing(FileEntry::name));
         String consistency = Manifest.QUIESCENT;
         Long walEndLsn = null;
         WalAnchor walAnchor = null;
@@ -213,13 +260,7 @@ public final class BackupService {
                 // changed, and so that this is one quiescent state.
                 Optional<String> change = dir.changedSince();
                 if (change.isEmpty()) {
-                    for (DataFile file : dir.files()) {
-                        if (file.kind() == FileKind.HEAP
-                                && HeapCapture.digest(file, file.size() / HeapPage.SIZE) != digests.get(file.name())) {
-                            change = Optional.of(file.name() + " changed");
-                            break;
-                        }
-                    }
+                    change = heapChangedSince(dir, digests, options.parallelism());
                 }
                 wal.poll();
                 if (change.isEmpty() && (wal.sawRecords() || wal.broken().isPresent())) {
@@ -236,7 +277,7 @@ public final class BackupService {
             FileEntry previous = full ? null : referenceFiles.get(PowDbFiles.WAL);
             files.add(captureWal(walHeader, spool, spooled, previous, session));
             walAnchor = wal.anchor(walHeader.length).orElse(null);
-            files.sort(java.util.Comparator.comparing(FileEntry::name));
+            files.sort(Comparator.comparing(FileEntry::name));
         }
         long catalogLsn = dir.catalogLsn();
         long sourceLsn = Long.compareUnsigned(catalogLsn, maxPageLsn) > 0 ? catalogLsn : maxPageLsn;

@@ -11,7 +11,8 @@ import java.util.List;
 
 /**
  * The state of one backup while it runs: where its objects go, what has been uploaded (to remove it again
- * if the backup fails before its manifest is written), and the running totals.
+ * if the backup fails before its manifest is written), and the running totals. Files are captured by several
+ * threads at once: the totals and the list of uploads are synchronized.
  */
 final class BackupSession {
     /**
@@ -29,6 +30,8 @@ final class BackupSession {
     private final long totalBytes;
     private final Compression compression;
     private final List<ObjectRef> committed = new ArrayList<>();
+    /** Objects whose commit failed, which may exist all the same. */
+    private final List<String> uncertain = new ArrayList<>();
     private long scanned;
     private long uploaded;
     private long contentStored;
@@ -68,30 +71,35 @@ final class BackupSession {
     }
 
     /** @param contentBytes the bytes written to it, before any compression */
-    void committed(ObjectRef ref, long contentBytes) {
+    synchronized void committed(ObjectRef ref, long contentBytes) {
         committed.add(ref);
         uploaded += ref.size();
         contentStored += contentBytes;
     }
 
-    long bytesUploaded() {
+    /** A commit of this key failed in a way that may have left the object stored. */
+    synchronized void mayExist(String relativeKey) {
+        uncertain.add(relativeKey);
+    }
+
+    synchronized long bytesUploaded() {
         return uploaded;
     }
 
     /** What the objects uploaded hold, uncompressed: {@link #bytesUploaded()} is what they take in the store. */
-    long contentBytesUploaded() {
+    synchronized long contentBytesUploaded() {
         return contentStored;
     }
 
-    int objectsUploaded() {
+    synchronized int objectsUploaded() {
         return committed.size();
     }
 
-    long bytesScanned() {
+    synchronized long bytesScanned() {
         return scanned;
     }
 
-    void scanned(long bytes) {
+    synchronized void scanned(long bytes) {
         scanned += bytes;
         if (scanned - lastReport >= (64L << 20) || scanned == totalBytes) {
             lastReport = scanned;
@@ -103,13 +111,15 @@ final class BackupSession {
      * Removes what this backup uploaded; called when it fails before its manifest exists. Objects it could
      * not remove are unreferenced leftovers that prune removes later.
      */
-    List<String> discard() {
+    synchronized List<String> discard() {
         List<String> left = new ArrayList<>();
-        for (ObjectRef ref : committed) {
+        List<String> keys = new ArrayList<>(committed.stream().map(ObjectRef::key).toList());
+        keys.addAll(uncertain);
+        for (String key : keys) {
             try {
-                repository.delete(ref.key());
+                repository.delete(key);
             } catch (IOException | RuntimeException e) {
-                left.add(ref.key());
+                left.add(key);
             }
         }
         return left;

@@ -69,7 +69,14 @@ final class PendingObject implements AutoCloseable {
             zstd.closeWithoutClosingParentStream(); // ends the frame and frees the compressor
         }
         stored.flush();
-        writer.commit();
+        try {
+            writer.commit();
+        } catch (IOException | RuntimeException | Error e) {
+            // A commit that failed may still have taken effect (an answer lost on the way back, an interrupt
+            // after the rename): the backup's clean-up must try to remove it too.
+            session.mayExist(key);
+            throw e;
+        }
         ObjectRef ref = zstd == null ? new ObjectRef(key, stored.count(), stored.hex(), format)
                 : new ObjectRef(key, stored.count(), stored.hex(), format, compression.algorithm(), content.count);
         session.committed(ref, content.count);

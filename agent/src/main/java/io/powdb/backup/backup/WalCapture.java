@@ -24,6 +24,8 @@ import java.util.OptionalLong;
  * of the capture to its end: any generation change whose continuity the follower cannot prove, any record
  * that changed before it could be copied, and any record seen when the WAL was empty at the start (the LSN
  * counter is then unknown, see docs/LIVE-CAPTURE.md) make it {@link #broken()}, and the caller captures again.
+ *
+ * <p>Heaps are captured by several threads at once, each polling between its reads: the methods are synchronized.
  */
 final class WalCapture implements AutoCloseable {
     private final Path wal;
@@ -51,13 +53,13 @@ final class WalCapture implements AutoCloseable {
     }
 
     /** Reads the WAL as it is at the start of the capture. */
-    void start() throws IOException {
+    synchronized void start() throws IOException {
         poll();
         emptyAtStart = !sawRecords;
     }
 
     /** Catches up with what was appended, truncated or rolled back since the last poll. */
-    void poll() throws IOException {
+    synchronized void poll() throws IOException {
         WalPoll poll;
         do {
             poll = follower.poll();
@@ -130,7 +132,7 @@ final class WalCapture implements AutoCloseable {
      * its LSN follows on, records written and checkpointed away in between cannot be ruled out, and the
      * pages read may hold their changes.
      */
-    Optional<String> broken() {
+    synchronized Optional<String> broken() {
         if (broken == null && awaitingGeneration) {
             return Optional.of("wal.log was truncated (a checkpoint or restart) at the end of the capture, so "
                     + "whether records were missed cannot be told yet");
@@ -138,17 +140,17 @@ final class WalCapture implements AutoCloseable {
         return Optional.ofNullable(broken);
     }
 
-    boolean emptyAtStart() {
+    synchronized boolean emptyAtStart() {
         return emptyAtStart;
     }
 
     /** True when any record was seen during the capture. */
-    boolean sawRecords() {
+    synchronized boolean sawRecords() {
         return sawRecords;
     }
 
     /** The LSN of the last committed record copied, if any. */
-    OptionalLong stableLsn() {
+    synchronized OptionalLong stableLsn() {
         return stableLsn;
     }
 
@@ -159,7 +161,7 @@ final class WalCapture implements AutoCloseable {
      *
      * @param headerLength bytes the restored wal.log holds before the spool (the 0.5 file header)
      */
-    Optional<WalAnchor> anchor(int headerLength) throws IOException {
+    synchronized Optional<WalAnchor> anchor(int headerLength) throws IOException {
         if (generationFirst == null || generationSpoolBase < 0 || generationFileBase != generationFirst.offset()) {
             return Optional.empty();
         }
@@ -171,14 +173,14 @@ final class WalCapture implements AutoCloseable {
     }
 
     /** Cuts the spool after its last commit and makes it durable; returns its length. */
-    long finish() throws IOException {
+    synchronized long finish() throws IOException {
         spool.truncate(stableSpoolLength);
         spool.force(true);
         return stableSpoolLength;
     }
 
     @Override
-    public void close() throws IOException {
+    public synchronized void close() throws IOException {
         spool.close();
     }
 }

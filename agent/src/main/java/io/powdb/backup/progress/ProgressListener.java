@@ -1,6 +1,7 @@
 package io.powdb.backup.progress;
 
-/** Told how far long work has got, so a person watching sees it move. Called from the working thread. */
+/** Told how far long work has got, so a person watching sees it move. Called from one thread at a time, not always the same one
+ * (files are worked on by several threads). */
 @FunctionalInterface
 public interface ProgressListener {
     ProgressListener NONE = (phase, done, total) -> { };

@@ -13,19 +13,22 @@ import io.powdb.backup.repo.Repository;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Rebuilds one heap from its sources, newest first: the first copy of a page seen is the newest and wins,
  * so each page is written once; pages beyond the recorded count are dropped (the heap shrank). Every page
  * written is checked against the backup's page map (LSN and fingerprint), and every page must be found,
  * or the chain is broken.
+ *
+ * <p>One assembler serves several heaps restored at once: only the progress count is shared.
  */
 final class HeapAssembler {
     private final Repository repository;
     private final Path tempDir;
     private final ProgressListener progress;
     private final String phase;
-    private long bytesDone;
+    private final AtomicLong bytesDone = new AtomicLong();
     private final long bytesTotal;
 
     HeapAssembler(Repository repository, Path tempDir, ProgressListener progress, String phase, long bytesTotal) {
@@ -34,6 +37,11 @@ final class HeapAssembler {
         this.progress = progress;
         this.phase = phase;
         this.bytesTotal = bytesTotal;
+    }
+
+    /** Serialized: the listener is told from one thread at a time. */
+    private synchronized void report(long done) {
+        progress.progress(phase, done, bytesTotal);
     }
 
     /**
@@ -63,9 +71,9 @@ final class HeapAssembler {
                         sink.write(index, page);
                         written[(int) (index >>> 6)] |= 1L << index;
                         found[0]++;
-                        bytesDone += HeapPage.SIZE;
-                        if ((bytesDone & ((32L << 20) - 1)) == 0) {
-                            progress.progress(phase, bytesDone, bytesTotal);
+                        long done = bytesDone.addAndGet(HeapPage.SIZE);
+                        if ((done & ((32L << 20) - 1)) == 0) {
+                            report(done);
                         }
                     };
                     repository.read(source, in -> {

@@ -4,6 +4,7 @@ import io.powdb.backup.archive.PointInTimePlanner;
 import io.powdb.backup.archive.WalAppender;
 import io.powdb.backup.archive.WalArchive;
 import io.powdb.backup.archive.WalPlan;
+import io.powdb.backup.concurrent.Workers;
 import io.powdb.backup.format.PowDbFiles;
 import io.powdb.backup.repo.BackupCatalog;
 import io.powdb.backup.repo.RepositoryException;
@@ -16,13 +17,16 @@ import io.powdb.backup.repo.RestorePoint;
 import io.powdb.backup.store.BlobInfo;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -50,27 +54,18 @@ public final class RestoreService {
         long total = manifest.files().stream().mapToLong(FileEntry::size).sum();
         try (RestoreStaging staging = RestoreStaging.prepare(target)) {
             HeapAssembler heaps = new HeapAssembler(repository, options.tempDir(), options.progress(), "restore", total);
-            for (FileEntry file : manifest.files()) {
+            List<Workers.Task<Void>> tasks = new ArrayList<>();
+            for (FileEntry file : largestFirst(manifest.files())) {
                 Path path = staging.directory().resolve(file.name());
                 if (!path.getParent().equals(staging.directory())) {
                     throw new IntegrityException("backup " + manifest.id() + " names a file outside the target: " + file.name());
                 }
-                try {
-                    if (file.isHeap()) {
-                        try (HeapFileSink sink = new HeapFileSink(path, file.pages())) {
-                            heaps.assemble(manifest.id(), file, sink, false);
-                        }
-                    } else {
-                        restoreWhole(file, path);
-                    }
-                } catch (IntegrityException e) {
-                    throw e;
-                } catch (IOException e) {
-                    throw new RestoreException("restore failed while writing " + file.name() + " in " + staging.directory()
-                            + ": " + e.getMessage() + ". Nothing was restored to " + staging.target()
-                            + " (the partial copy is removed).", e);
-                }
+                tasks.add(() -> {
+                    restoreFile(manifest, file, path, heaps, staging);
+                    return null;
+                });
             }
+            Workers.run(tasks, options.parallelism(), "powdb-backup-restore");
             WalAppender.Result wal = null;
             if (plan.appliesWal()) {
                 Path walFile = staging.directory().resolve(PowDbFiles.WAL);
@@ -94,6 +89,32 @@ public final class RestoreService {
                     manifest.files().size(), total, plan.timeline(), wal == null ? 0 : wal.records(),
                     reached != null ? reached : manifest.sourceLsn());
         }
+    }
+
+    private void restoreFile(Manifest manifest, FileEntry file, Path path, HeapAssembler heaps, RestoreStaging staging)
+            throws IOException {
+        try {
+            if (file.isHeap()) {
+                try (HeapFileSink sink = new HeapFileSink(path, file.pages())) {
+                    heaps.assemble(manifest.id(), file, sink, false);
+                }
+            } else {
+                restoreWhole(file, path);
+            }
+        } catch (IntegrityException | InterruptedIOException | ClosedByInterruptException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new RestoreException("restore failed while writing " + file.name() + " in " + staging.directory()
+                    + ": " + e.getMessage() + ". Nothing was restored to " + staging.target()
+                    + " (the partial copy is removed).", e);
+        }
+    }
+
+    /** The largest files first, so that a large heap does not start last and run alone at the end. */
+    private static List<FileEntry> largestFirst(List<FileEntry> files) {
+        List<FileEntry> sorted = new ArrayList<>(files);
+        sorted.sort(Comparator.comparingLong(FileEntry::size).reversed());
+        return sorted;
     }
 
     /** Writes a whole file; a compressed object's content is checked against the file's size and BLAKE3 too. */

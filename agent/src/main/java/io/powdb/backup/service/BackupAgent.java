@@ -384,7 +384,7 @@ public final class BackupAgent {
         long started = System.nanoTime();
         try {
             BackupOptions options = BackupOptions.defaults().withForceFull(full).withTempDir(config.tempDir())
-                    .withCompression(config.compression());
+                    .withCompression(config.compression()).withParallelism(config.parallelism());
             BackupResult result = new BackupService(repository).backup(config.dataDir(), options);
             Manifest m = result.manifest();
             kind = m.isFull() ? "full" : "incremental";

@@ -335,6 +335,7 @@ class FaultyStoreTest extends BackupTestSupport {
 
     @Test
     void stallsShorterThanTheRetryBudgetCostTimeoutsButChangeNothing() throws IOException {
+        parallelism = 1; // the stalls are counted and timed one request after another
         useStore(Backend.S3, ATTEMPTS);
         smallDatabase();
         // Two attempts of one request hang (each is abandoned after the socket timeout), the third passes.
@@ -426,6 +427,7 @@ class FaultyStoreTest extends BackupTestSupport {
 
     @Test
     void aPermanentStallFailsTheBackupWithinTheTimeouts() throws IOException {
+        parallelism = 1; // one upload's attempts are counted
         useStore(Backend.S3, ATTEMPTS);
         History history = historyThenChange();
 

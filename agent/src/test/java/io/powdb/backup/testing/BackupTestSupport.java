@@ -3,6 +3,7 @@ package io.powdb.backup.testing;
 import io.powdb.backup.backup.BackupOptions;
 import io.powdb.backup.backup.BackupResult;
 import io.powdb.backup.backup.BackupService;
+import io.powdb.backup.concurrent.Workers;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RestorePoint;
 import io.powdb.backup.restore.RestoreOptions;
@@ -35,8 +36,11 @@ public abstract class BackupTestSupport {
         repository.close();
     }
 
+    /** Files backed up and restored at once; tests that count requests in order set 1. */
+    protected int parallelism = Workers.defaultParallelism();
+
     protected BackupOptions options() {
-        return BackupOptions.defaults().withTempDir(tmp.resolve("tmp"));
+        return BackupOptions.defaults().withTempDir(tmp.resolve("tmp")).withParallelism(parallelism);
     }
 
     /** Checkpoints the fixture (so it is quiescent), then backs it up. */
@@ -94,7 +98,7 @@ public abstract class BackupTestSupport {
 
     protected RestoreResult restore(RestorePoint point, Path target) throws IOException {
         return new RestoreService(repository).restore(point, target,
-                RestoreOptions.defaults().withProgress((phase, done, total) -> { }));
+                RestoreOptions.defaults().withProgress((phase, done, total) -> { }).withParallelism(parallelism));
     }
 
     protected Path restore(RestorePoint point) throws IOException {

@@ -47,6 +47,9 @@ final class BackupCommand extends CommandBase {
             String repository, List<String> warnings, List<String> skipped) {
     }
 
+    @Option(names = "--parallelism", paramLabel = "N|auto", description = PARALLELISM_HELP)
+    String parallelism;
+
     /** --compression and --compression-level over $POWDB_BACKUP_COMPRESSION over the default. */
     Compression compression() {
         Compression chosen;
@@ -95,7 +98,8 @@ final class BackupCommand extends CommandBase {
         Compression how = compression();
         try (Repository repository = openRepository()) {
             BackupOptions options = BackupOptions.defaults().withForceFull(full).withRequireQuiescent(requireQuiescent)
-                    .withTempDir(tempDir()).withProgress(progress()).withCompression(how);
+                    .withTempDir(tempDir()).withProgress(progress()).withCompression(how)
+                    .withParallelism(parallelism(parallelism));
             BackupResult result;
             try (LeaseGuard lease = LeaseGuard.acquire(repository, "backup")) {
                 result = new BackupService(repository).backup(dir, options);

@@ -1,5 +1,6 @@
 package io.powdb.backup.cli;
 
+import io.powdb.backup.concurrent.Workers;
 import io.powdb.backup.repo.Json;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.progress.ProgressListener;
@@ -46,6 +47,19 @@ abstract class CommandBase implements Callable<Integer> {
         String fromEnv = context.env().get("POWDB_BACKUP_TEMP_DIR");
         return Path.of(fromEnv != null && !fromEnv.isBlank() ? fromEnv : System.getProperty("java.io.tmpdir"));
     }
+
+    /** --parallelism over $POWDB_BACKUP_PARALLELISM over auto (the cores available, at most 4). */
+    int parallelism(String option) {
+        if (option != null) {
+            return Workers.parseParallelism(option, "--parallelism");
+        }
+        String fromEnv = context.env().get("POWDB_BACKUP_PARALLELISM");
+        return fromEnv != null && !fromEnv.isBlank() ? Workers.parseParallelism(fromEnv, "$POWDB_BACKUP_PARALLELISM")
+                : Workers.defaultParallelism();
+    }
+
+    static final String PARALLELISM_HELP = "How many files to work on at once: auto (the cores available, at most "
+            + "4) or 1 to 64. Default: $POWDB_BACKUP_PARALLELISM, else auto.";
 
     void printJson(Object value) throws IOException {
         context.out().println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value));

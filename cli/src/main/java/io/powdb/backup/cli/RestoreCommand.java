@@ -47,6 +47,9 @@ final class RestoreCommand extends CommandBase {
             + "reused LSNs.")
     String timeline;
 
+    @Option(names = "--parallelism", paramLabel = "N|auto", description = PARALLELISM_HELP)
+    String parallelism;
+
     record Output(String id, String type, long sourceLsn, String created, String history, List<String> chain,
             String target, long files, long bytesWritten, long restoredLsn, String walTimeline, long walRecords) {
     }
@@ -56,7 +59,7 @@ final class RestoreCommand extends CommandBase {
         RestorePoint restorePoint = restorePoint();
         try (Repository repository = openRepository()) {
             RestoreResult result = new RestoreService(repository).restore(restorePoint, target,
-                    new RestoreOptions(tempDir(), progress(), timeline));
+                    new RestoreOptions(tempDir(), progress(), timeline, parallelism(parallelism)));
             if (json) {
                 printJson(new Output(result.manifest().id(), result.manifest().type(), result.manifest().sourceLsn(),
                         result.manifest().created(), result.manifest().history(), result.chain(),
