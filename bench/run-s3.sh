@@ -182,7 +182,7 @@ def line(label, name, *vs):
     cells += [f"{rows[v][0] / max(secs, 1e-3):.2f}x" if v else "" for v in vs]
     print("| " + " | ".join(cells) + " |")
 print(f"Database: {mib:.0f} MiB in 4 heaps; incremental: 1% of pages changed ({changed / 2**20:.1f} MiB of pages), "
-      f"{uploaded / 2**20:.1f} MiB uploaded ({uploaded / max(changed, 1):.2f}x the changed bytes).")
+      f"{uploaded / 2**20:.1f} MiB uploaded after zstd ({uploaded / max(changed, 1):.2f}x the changed bytes).")
 print(f"Stored in the bucket after both backups: powdb-backup {stored_ours:.0f} MiB, rclone {stored_rclone:.0f} MiB "
       f"(latest copy only), restic {stored_restic:.0f} MiB. S3Proxy peak RSS {server_rss} MiB; {cores} cores shared "
       f"by S3Proxy and the client; load average {load_before} before, {load_after} after.")

@@ -44,18 +44,26 @@ run cp_full cp -r data cp-copy
 run rclone_full rclone copy data rclone-copy
 run ours_full "$root/powdb-backup" backup --data-dir data --repo ours-repo --json
 run restic_full restic backup --no-cache data
+# Where the full backup's time goes: one file at a time, and without compression (separate repositories).
+run ours_full_serial "$root/powdb-backup" backup --data-dir data --repo ours-repo-serial --parallelism 1 --json
+run ours_full_plain "$root/powdb-backup" backup --data-dir data --repo ours-repo-plain --compression none --json
+rm -rf ours-repo-serial ours-repo-plain
 
 # 1% of the pages change, then incremental backups.
 "$root/bench/make-sample-db.sh" update data 1 >/dev/null
 run ours_incr "$root/powdb-backup" backup --data-dir data --repo ours-repo --json
 run restic_incr restic backup --no-cache data
 changed_bytes=$(python3 -c "import json;d=json.load(open('$work/ours_incr.log'));print(d['pages_changed']*4096)")
-uploaded_incr=$(python3 -c "import json;d=json.load(open('$work/ours_incr.log'));print(d['bytes_uploaded'])")
+uploaded_incr=$(python3 -c "import json;d=json.load(open('$work/ours_incr.log'));print(d['bytes_uploaded_uncompressed'])")
+stored_incr=$(python3 -c "import json;d=json.load(open('$work/ours_incr.log'));print(d['bytes_uploaded'])")
 
 # Restores of the latest state (full + 1 incremental for us).
 run cp_restore cp -r cp-copy cp-restored
 run ours_restore "$root/powdb-backup" restore --repo ours-repo --target ours-restored --json
 run restic_restore restic restore --no-cache latest --target restic-restored
+run ours_restore_serial "$root/powdb-backup" restore --repo ours-repo --target ours-restored-serial --parallelism 1 --json
+diff -r data ours-restored-serial >/dev/null || { echo "restored copy (one file at a time) differs from the source" >&2; exit 1; }
+rm -rf ours-restored-serial
 diff -r data ours-restored >/dev/null || { echo "restored copy differs from the source" >&2; exit 1; }
 
 # A chain of 20 increments (1% each), restored, against restoring a full backup alone.
@@ -68,13 +76,13 @@ diff -r data ours-restored-chain >/dev/null || { echo "restored chain differs fr
 "$root/powdb-backup" backup --full --data-dir data --repo ours-repo --json >/dev/null
 run ours_restore_full_only "$root/powdb-backup" restore --repo ours-repo --target ours-restored-full --json
 
-python3 - "$results" "$data_bytes" "$changed_bytes" "$uploaded_incr" <<'PY' | tee "$work/results.md"
+python3 - "$results" "$data_bytes" "$changed_bytes" "$uploaded_incr" "$stored_incr" <<'PY' | tee "$work/results.md"
 import sys
 rows = {}
 for line in open(sys.argv[1]):
     name, secs, rss = line.split("\t")
     rows[name] = (float(secs), int(rss))
-data, changed, uploaded = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+data, changed, uploaded, stored = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 mib = data / 2**20
 def line(label, name, *vs):
     secs, rss = rows[name]
@@ -82,7 +90,8 @@ def line(label, name, *vs):
     cells += [f"{rows[v][0] / max(secs, 1e-3):.2f}x" if v in rows else "" for v in vs]
     print("| " + " | ".join(cells) + " |")
 print(f"Database: {mib:.0f} MiB in 4 heaps; incremental: 1% of pages changed ({changed / 2**20:.1f} MiB of pages), "
-      f"{uploaded / 2**20:.1f} MiB uploaded ({uploaded / max(changed, 1):.2f}x the changed bytes).")
+      f"{uploaded / 2**20:.1f} MiB uploaded before compression ({uploaded / max(changed, 1):.3f}x the changed bytes), "
+      f"{stored / 2**20:.1f} MiB stored after zstd.")
 print()
 print("| operation | seconds | MiB/s of database | peak RSS MiB | speed vs cp | speed vs restic |")
 print("|---|---|---|---|---|---|")
@@ -90,11 +99,14 @@ line("cp -r (full copy)", "cp_full")
 line("rclone copy (full)", "rclone_full", "cp_full")
 line("restic backup (first)", "restic_full", "cp_full")
 line("powdb-backup full", "ours_full", "cp_full", "restic_full")
+line("powdb-backup full, --parallelism 1", "ours_full_serial", "cp_full", "restic_full")
+line("powdb-backup full, --compression none", "ours_full_plain", "cp_full", "restic_full")
 line("restic backup (second, 1% changed)", "restic_incr", "cp_full")
 line("powdb-backup incremental (1% changed)", "ours_incr", "cp_full", "restic_incr")
 line("cp -r (restore copy)", "cp_restore")
 line("restic restore", "restic_restore", "cp_restore")
 line("powdb-backup restore (full + 1 incremental)", "ours_restore", "cp_restore", "restic_restore")
+line("powdb-backup restore (full + 1 incremental), --parallelism 1", "ours_restore_serial", "cp_restore", "restic_restore")
 line("powdb-backup restore (full + 20 incrementals)", "ours_restore_chain21", "cp_restore", "restic_restore")
 line("powdb-backup restore (full alone)", "ours_restore_full_only", "cp_restore", "restic_restore")
 PY

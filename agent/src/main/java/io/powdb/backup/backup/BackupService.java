@@ -318,7 +318,8 @@ public final class BackupService {
                 HeapPage.SIZE, files, removed, stats);
         manifest.validate();
         publish(manifest, warnings);
-        return new BackupResult(manifest, base == null ? null : base.sourceLsn(), dir.skipped(), warnings);
+        return new BackupResult(manifest, base == null ? null : base.sourceLsn(), dir.skipped(), warnings,
+                session.contentBytesUploaded());
     }
 
     /**

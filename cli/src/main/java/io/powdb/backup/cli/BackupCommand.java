@@ -43,8 +43,8 @@ final class BackupCommand extends CommandBase {
     /** The JSON printed by {@code backup --json}: the backup, plus what the operator should know. */
     record Output(BackupSummary backup, String id, String type, String consistency, long sourceLsn, Long baseLsn,
             String created,
-            long bytesUploaded, long bytesScanned, long pagesScanned, long pagesChanged, long durationMillis,
-            String repository, List<String> warnings, List<String> skipped) {
+            long bytesUploaded, long bytesUploadedUncompressed, long bytesScanned, long pagesScanned,
+            long pagesChanged, long durationMillis, String repository, List<String> warnings, List<String> skipped) {
     }
 
     @Option(names = "--parallelism", paramLabel = "N|auto", description = PARALLELISM_HELP)
@@ -112,7 +112,7 @@ final class BackupCommand extends CommandBase {
             if (json) {
                 BackupSummary summary = BackupSummary.of(m);
                 printJson(new Output(summary, m.id(), m.type(), m.consistency(), m.sourceLsn(), result.baseLsn(), m.created(),
-                        m.stats().bytesUploaded(), m.stats().bytesScanned(), m.stats().pagesScanned(),
+                        m.stats().bytesUploaded(), result.contentBytesUploaded(), m.stats().bytesScanned(), m.stats().pagesScanned(),
                         m.stats().pagesChanged(), m.stats().durationMillis(), repository.location(), result.warnings(),
                         result.skipped()));
             } else {
