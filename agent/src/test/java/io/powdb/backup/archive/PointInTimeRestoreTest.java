@@ -255,11 +255,19 @@ class PointInTimeRestoreTest extends BackupTestSupport {
         Files.write(middle, bad);
         Path target = newTarget();
         IntegrityException damaged = assertThrows(IntegrityException.class, () -> restoreTo(last, target));
-        assertContains(damaged.getMessage(), segments.get(1).key(), "damaged");
+        String key = repository.key(segments.get(1).key());
+        assertContains(damaged.getMessage(), "WAL segment " + key + " is damaged (its BLAKE3 does not match the chain "
+                + "in its name) or does not follow the segment before it");
         assertFalse(Files.exists(target));
         try (var entries = Files.list(tmp)) {
             assertTrue(entries.noneMatch(p -> p.getFileName().toString().contains("powdb-restore")));
         }
+
+        Files.write(middle, java.util.Arrays.copyOf(good, good.length - 1));
+        IntegrityException shorter = assertThrows(IntegrityException.class, () -> restoreTo(last, target));
+        assertContains(shorter.getMessage(), "WAL segment " + key + " is damaged: " + (good.length - 1)
+                + " bytes instead of " + good.length);
+        assertFalse(Files.exists(target));
 
         Files.delete(middle);
         RepositoryException missing = assertThrows(RepositoryException.class, () -> restoreTo(last, target));
@@ -293,7 +301,14 @@ class PointInTimeRestoreTest extends BackupTestSupport {
         Files.write(second, bytes);
         var damaged = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
         assertFalse(damaged.ok());
-        assertContains(String.join("\n", damaged.failures()), segments.get(1).key(), "damaged");
+        String key = repository.key(segments.get(1).key());
+        assertContains(String.join("\n", damaged.failures()), key + " is damaged: its BLAKE3 does not match the chain "
+                + "in its name");
+
+        Files.write(second, java.util.Arrays.copyOf(bytes, bytes.length - 1));
+        var shorter = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
+        assertContains(String.join("\n", shorter.failures()), key + " is damaged: its BLAKE3 does not match the chain "
+                + "in its name");
 
         Files.delete(second);
         var holed = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
