@@ -6,12 +6,14 @@
 #   bench/memory.sh [HEAP_GIB] [XMX]       default 20 GiB with -Xmx64m; needs about 2 x HEAP_GIB free disk
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$root/bench/lib.sh"
 gib="${1:-20}"
 xmx="${2:-64m}"
 work="$root/bench/work-memory"
-[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-(cd "$root" && ./mvnw -q -B -DskipTests package 1>&2)
-rm -rf "$work" && mkdir -p "$work" && cd "$work"
+bench_install_missing time
+bench_build
+bench_fresh_dir "$work"
 "$root/bench/make-sample-db.sh" create data 16 2 >/dev/null
 truncate -s "${gib}G" data/big.heap
 export JAVA_OPTS="-Xmx$xmx"

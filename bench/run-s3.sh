@@ -13,26 +13,18 @@
 # the machine's cores with the client being measured: compare the ratios, not the absolute MiB/s.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$root/bench/lib.sh"
 size_mib="${1:-1024}"
 work="$root/bench/work-s3"
 export JAVA_OPTS="${JAVA_OPTS:--Xmx256m}"
 
-need=()
-command -v restic >/dev/null || need+=(restic)
-command -v rclone >/dev/null || need+=(rclone)
-command -v curl >/dev/null || need+=(curl)
-[ -x /usr/bin/time ] || need+=(time)
-if [ "${#need[@]}" -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-(cd "$root" && ./mvnw -q -B -DskipTests package 1>&2)
-rm -rf "$work" && mkdir -p "$work"
+bench_install_missing restic rclone curl time
+bench_build
+bench_fresh_dir "$work"
 # Run a private copy of the jar, so a rebuild of the tree during the run cannot change it underneath us.
 cp "$root/cli/target/powdb-backup.jar" "$work/powdb-backup.jar"
-cd "$work"
-"$root/bench/make-sample-db.sh" create data "$size_mib" 4 >/dev/null
-data_bytes=$(du -sb data | cut -f1)
+bench_sample_db "$size_mib"
 
 # --- S3Proxy on 127.0.0.1, stopped whatever happens to this script. ---
 access_key=bench-access

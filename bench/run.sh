@@ -8,23 +8,16 @@
 # just written); the figures compare tools, they are not a cold-disk measurement.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+. "$root/bench/lib.sh"
 size_mib="${1:-1024}"
 work="$root/bench/work"
 export JAVA_OPTS="${JAVA_OPTS:--Xmx256m}"
 
-need=()
-command -v restic >/dev/null || need+=(restic)
-command -v rclone >/dev/null || need+=(rclone)
-[ -x /usr/bin/time ] || need+=(time)
-if [ "${#need[@]}" -gt 0 ]; then
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-(cd "$root" && ./mvnw -q -B -DskipTests package 1>&2)
-rm -rf "$work" && mkdir -p "$work"
-cd "$work"
-"$root/bench/make-sample-db.sh" create data "$size_mib" 4 >/dev/null
-data_bytes=$(du -sb data | cut -f1)
+bench_install_missing restic rclone time
+bench_build
+bench_fresh_dir "$work"
+bench_sample_db "$size_mib"
 
 results="$work/results.tsv"
 : > "$results"

@@ -1,7 +1,6 @@
 package io.powdb.backup.archive;
 
 import io.powdb.backup.integrity.Blake3;
-import io.powdb.backup.integrity.HashingInputStream;
 import io.powdb.backup.repo.IntegrityException;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
@@ -13,8 +12,6 @@ import io.powdb.backup.wal.WalRecord;
 import io.powdb.backup.wal.WalStop;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -135,15 +132,9 @@ public final class WalAppender {
     /** Downloads a segment, checks it against the chain, and returns the chain after it. */
     private byte[] download(WalSegment s, Path file, byte[] previousChain) throws IOException {
         String key = repository.key(s.key());
-        byte[] digest;
-        try (InputStream raw = repository.store().open(key); HashingInputStream in = new HashingInputStream(raw);
-             OutputStream outFile = Files.newOutputStream(file)) {
-            in.transferTo(outFile);
-            digest = HexFormat.of().parseHex(in.hex());
-            if (in.count() != s.length()) {
-                throw new IntegrityException("WAL segment " + key + " is damaged: " + in.count() + " bytes instead of "
-                        + s.length());
-            }
+        SegmentDownload download;
+        try {
+            download = SegmentDownload.of(repository, s, file);
         } catch (BlobNotFoundException e) {
             throw new IntegrityException("WAL segment " + key + " is missing from the repository");
         } catch (IntegrityException e) {
@@ -154,8 +145,12 @@ public final class WalAppender {
             }
             throw new RepositoryException("could not read WAL segment " + key + ": " + e.getMessage(), e);
         }
-        byte[] chain = WalSegment.nextChain(previousChain, digest);
-        if (!Arrays.equals(chain, s.chainBytes())) {
+        if (download.size() != s.length()) {
+            throw new IntegrityException("WAL segment " + key + " is damaged: " + download.size() + " bytes instead of "
+                    + s.length());
+        }
+        byte[] chain = download.chainAfter(s, previousChain);
+        if (chain == null) {
             throw new IntegrityException("WAL segment " + key + " is damaged (its BLAKE3 does not match the chain "
                     + "in its name) or does not follow the segment before it");
         }

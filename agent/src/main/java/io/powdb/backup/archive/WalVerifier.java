@@ -1,6 +1,5 @@
 package io.powdb.backup.archive;
 
-import io.powdb.backup.integrity.HashingInputStream;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.store.BlobNotFoundException;
 import io.powdb.backup.wal.WalFileHeader;
@@ -9,14 +8,11 @@ import io.powdb.backup.wal.WalRecord;
 import io.powdb.backup.wal.WalStop;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -73,18 +69,17 @@ public final class WalVerifier {
         String key = repository.key(s.key());
         Path copy = Files.createTempFile(tempDir, "powdb-verify-wal-", ".seg");
         try {
-            byte[] digest;
-            try (InputStream raw = repository.store().open(key); HashingInputStream in = new HashingInputStream(raw)) {
-                Files.copy(in, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-                digest = HexFormat.of().parseHex(in.hex());
+            SegmentDownload download;
+            try {
+                download = SegmentDownload.of(repository, s, copy);
             } catch (BlobNotFoundException e) {
                 failures.add(key + " is missing");
                 return null;
             }
             byte[] next = null;
             if (chain != null) {
-                next = WalSegment.nextChain(chain, digest);
-                if (!Arrays.equals(next, s.chainBytes())) {
+                next = download.chainAfter(s, chain);
+                if (next == null) {
                     failures.add(key + " is damaged: its BLAKE3 does not match the chain in its name");
                     return null;
                 }

@@ -196,26 +196,17 @@ public final class Blake3 {
                 remaining -= size;
             }
         } else {
-            int batch = Math.min(MAX_UNITS, remaining);
-            int[] offsets = new int[batch];
-            long[] counters = new long[batch];
-            int[] sizes = new int[batch];
-            int[] cvs = new int[8 * batch];
+            UnitPlan plan = new UnitPlan(Math.min(MAX_UNITS, remaining));
+            int[] cvs = new int[8 * plan.offsets.length];
             while (remaining > 0) {
-                int units = 0;
-                for (; units < batch && remaining > 0; units++) {
-                    int size = unitChunks(counter, remaining);
-                    offsets[units] = offset;
-                    counters[units] = counter;
-                    sizes[units] = size;
-                    counter += size;
-                    offset += size * Blake3Engine.CHUNK_LEN;
-                    remaining -= size;
+                int planned = plan.plan(offset, counter, remaining);
+                Blake3Engine.hashUnits(data, plan.offsets, plan.counters, plan.sizes, plan.count, cvs, work);
+                for (int i = 0; i < plan.count; i++) {
+                    push(cvs, 8 * i, plan.counters[i]);
                 }
-                Blake3Engine.hashUnits(data, offsets, counters, sizes, units, cvs, work);
-                for (int i = 0; i < units; i++) {
-                    push(cvs, 8 * i, counters[i]);
-                }
+                counter += planned;
+                offset += planned * Blake3Engine.CHUNK_LEN;
+                remaining -= planned;
             }
         }
         chunks = counter;
@@ -233,24 +224,13 @@ public final class Blake3 {
             return;
         }
         finishPending();
-        int units = 0;
-        int[] offsets = new int[BUFFER_BYTES / Blake3Engine.CHUNK_LEN];
-        long[] counters = new long[offsets.length];
-        int[] sizes = new int[offsets.length];
-        long counter = chunks;
-        for (int offset = 0, remaining = offsets.length; remaining > 0; units++) {
-            int size = unitChunks(counter, remaining);
-            offsets[units] = offset;
-            counters[units] = counter;
-            sizes[units] = size;
-            counter += size;
-            offset += size * Blake3Engine.CHUNK_LEN;
-            remaining -= size;
-        }
-        int[] cvs = new int[8 * units];
-        pending = new Batch(Blake3Engine.startUnits(buffer, offsets, counters, sizes, units, cvs, work), buffer,
-                counters, units, cvs);
-        chunks = counter;
+        int bufferChunks = BUFFER_BYTES / Blake3Engine.CHUNK_LEN;
+        UnitPlan plan = new UnitPlan(bufferChunks);
+        plan.plan(0, chunks, bufferChunks); // plans them all: no more units than chunks
+        int[] cvs = new int[8 * plan.count];
+        pending = new Batch(Blake3Engine.startUnits(buffer, plan.offsets, plan.counters, plan.sizes, plan.count, cvs,
+                work), buffer, plan.counters, plan.count, cvs);
+        chunks += bufferChunks;
         if (spare == null) {
             spare = new byte[BUFFER_BYTES];
             // Written before anything is copied in: see grow().
@@ -289,6 +269,43 @@ public final class Blake3 {
             this.counters = counters;
             this.count = count;
             this.cvs = cvs;
+        }
+    }
+
+    /**
+     * Whole chunks split into work units, complete subtrees of {@link #unitChunks} chunks each: where each
+     * starts in the input, the number of its first chunk and its size in chunks, as {@link Blake3Engine}'s
+     * batch methods take them.
+     */
+    private static final class UnitPlan {
+        final int[] offsets;
+        final long[] counters;
+        final int[] sizes;
+        /** Units planned by the last {@link #plan}. */
+        int count;
+
+        UnitPlan(int capacity) {
+            offsets = new int[capacity];
+            counters = new long[capacity];
+            sizes = new int[capacity];
+        }
+
+        /**
+         * Plans as many units as fit of the {@code remaining} chunks at input offset {@code offset}, the first
+         * numbered {@code counter}; returns the chunks planned.
+         */
+        int plan(int offset, long counter, int remaining) {
+            int planned = 0;
+            count = 0;
+            while (count < offsets.length && planned < remaining) {
+                int size = unitChunks(counter + planned, remaining - planned);
+                offsets[count] = offset + planned * Blake3Engine.CHUNK_LEN;
+                counters[count] = counter + planned;
+                sizes[count] = size;
+                planned += size;
+                count++;
+            }
+            return planned;
         }
     }
 

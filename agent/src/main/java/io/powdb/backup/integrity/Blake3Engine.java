@@ -24,10 +24,15 @@ import java.util.concurrent.locks.LockSupport;
  * message word before the just-computed state word ({@code a = a + m + b}), which keeps the addition off
  * the critical path. The hot loop neither allocates nor touches an array but the input.
  *
- * <p>The unrolled rounds (here and in {@link Blake3Lanes}) were written out mechanically: each G call is
+ * <p>The unrolled rounds (here and in {@link Blake3Lanes}) are written out mechanically: each G call is
  * {@code a = a + mx + b; d = rotr(d ^ a, 16); c += d; b = rotr(b ^ c, 12); a = a + my + b;
  * d = rotr(d ^ a, 8); c += d; b = rotr(b ^ c, 7)} on columns (0,4,8,12) (1,5,9,13) (2,6,10,14)
  * (3,7,11,15), then diagonals (0,5,10,15) (1,6,11,12) (2,7,8,13) (3,4,9,14), message words in schedule order.
+ * There are two copies here on purpose: {@link #chunkCv}, the hot loop, reads its message words straight
+ * from the input and keeps the chaining value in locals across the 16 blocks, which a shared method taking
+ * arrays would give up; {@link #compress} serves the rest. The generator that wrote them is kept with the
+ * tests ({@code Blake3Rounds}, whose {@code main} prints them), and {@code Blake3RoundsTest} fails when the
+ * source differs from its output: change the generator, never one copy by hand.
  */
 final class Blake3Engine {
     static final int BLOCK_LEN = 64;
@@ -50,7 +55,8 @@ final class Blake3Engine {
     /**
      * The message word each round reads at each position: round 1 reads words in order, each later round
      * the previous round's order permuted by {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8}. The
-     * unrolled rounds below were written from this table; {@code Blake3Test} checks the table itself.
+     * unrolled rounds below were written from this table ({@code Blake3Rounds}); {@code Blake3Test} checks
+     * the table itself.
      */
     static final int[][] SCHEDULE = {
         {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},

@@ -1,17 +1,12 @@
 package io.powdb.backup.repo;
 
-import io.powdb.backup.format.HeapPage;
-
-import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
  * The page map entries an incremental changed: the LSN and fingerprint of each page it stored, and the
@@ -24,10 +19,11 @@ import java.util.Arrays;
  * then per changed page, in ascending order: u32 index | u64 LSN | u32 fingerprint
  * then u32 0xFFFFFFFF | u64 number of entries                                       (little-endian)
  * </pre>
+ *
+ * The framing is {@link IndexedRecords}, shared with {@link PagePack}.
  */
 public final class PageMapDelta {
     static final byte[] MAGIC = "PDBMAPD1".getBytes(StandardCharsets.US_ASCII);
-    private static final int END = 0xFFFFFFFF;
 
     private PageMapDelta() {
     }
@@ -39,41 +35,31 @@ public final class PageMapDelta {
 
     /** Streams a delta out; entries must come in ascending page order. */
     public static final class Writer {
-        private final OutputStream out;
+        private final IndexedRecords.Writer records;
         private final long pages;
-        private final ByteBuffer entry = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-        private long last = -1;
-        private long count;
+        private final ByteBuffer entry = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
 
         public Writer(OutputStream out, long pages) throws IOException {
-            this.out = new BufferedOutputStream(out, 1 << 16);
+            this.records = new IndexedRecords.Writer(out, MAGIC, pages);
             this.pages = pages;
-            ByteBuffer header = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
-            header.put(MAGIC).putInt(HeapPage.SIZE).putLong(pages);
-            this.out.write(header.array());
         }
 
         public void add(long index, long lsn, int fingerprint) throws IOException {
-            if (index <= last || index >= pages) {
+            if (!records.accepts(index)) {
                 throw new IllegalArgumentException("page " + index + " out of order or beyond " + pages);
             }
             entry.clear();
-            entry.putInt((int) index).putLong(lsn).putInt(fingerprint);
-            out.write(entry.array());
-            last = index;
-            count++;
+            entry.putLong(lsn).putInt(fingerprint);
+            records.index(index).write(entry.array());
         }
 
         public long count() {
-            return count;
+            return records.count();
         }
 
         /** Writes the end marker and flushes; the caller commits the object. */
         public void finish() throws IOException {
-            ByteBuffer end = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
-            end.putInt(END).putLong(count);
-            out.write(end.array());
-            out.flush();
+            records.finish();
         }
     }
 
@@ -82,51 +68,36 @@ public final class PageMapDelta {
      *
      * @throws IntegrityException when it is not a well-formed delta
      */
-    static long read(InputStream raw, String source, LongConsumerFirst pagesFirst, EntryConsumer consumer)
+    static long read(InputStream raw, String source, IndexedRecords.PageCount pagesFirst, EntryConsumer consumer)
             throws IOException {
-        DataInputStream in = new DataInputStream(raw);
-        byte[] header = new byte[20];
-        try {
-            in.readFully(header);
-            ByteBuffer h = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
-            byte[] magic = new byte[8];
-            h.get(magic);
-            int pageSize = h.getInt();
-            long pages = h.getLong();
-            if (!Arrays.equals(magic, MAGIC) || pageSize != HeapPage.SIZE || pages < 0 || pages > PagePack.MAX_PAGES) {
-                throw new IntegrityException("page map delta " + source + " is malformed");
-            }
-            pagesFirst.accept(pages);
-            byte[] e = new byte[16];
-            ByteBuffer b = ByteBuffer.wrap(e).order(ByteOrder.LITTLE_ENDIAN);
-            long count = 0;
-            long last = -1;
-            while (true) {
-                in.readFully(e, 0, 4);
-                int index = b.getInt(0);
-                if (index == END) {
-                    in.readFully(e, 4, 8);
-                    if (b.getLong(4) != count) {
-                        throw new IntegrityException("page map delta " + source + " is truncated or damaged");
-                    }
-                    return pages;
-                }
-                in.readFully(e, 4, 12);
-                long page = Integer.toUnsignedLong(index);
-                if (page <= last || page >= pages) {
-                    throw new IntegrityException("page map delta " + source + " is malformed (page " + page + ")");
-                }
-                consumer.accept(page, b.getLong(4), b.getInt(12));
-                last = page;
-                count++;
-            }
-        } catch (EOFException eof) {
-            throw new IntegrityException("page map delta " + source + " is truncated");
-        }
+        byte[] e = new byte[12];
+        ByteBuffer b = ByteBuffer.wrap(e).order(ByteOrder.LITTLE_ENDIAN);
+        return IndexedRecords.read(new DataInputStream(raw), MAGIC, new Errors(source), pagesFirst,
+                (page, in) -> {
+                    in.readFully(e);
+                    consumer.accept(page, b.getLong(0), b.getInt(8));
+                });
     }
 
-    /** Receives the page count before any entry. */
-    interface LongConsumerFirst {
-        void accept(long pages) throws IOException;
+    private record Errors(String source) implements IndexedRecords.Errors {
+        @Override
+        public IntegrityException badHeader() {
+            return new IntegrityException("page map delta " + source + " is malformed");
+        }
+
+        @Override
+        public IntegrityException badIndex(long index, long pages) {
+            return new IntegrityException("page map delta " + source + " is malformed (page " + index + ")");
+        }
+
+        @Override
+        public IntegrityException badCount() {
+            return new IntegrityException("page map delta " + source + " is truncated or damaged");
+        }
+
+        @Override
+        public IntegrityException truncated() {
+            return new IntegrityException("page map delta " + source + " is truncated");
+        }
     }
 }

@@ -2,16 +2,11 @@ package io.powdb.backup.repo;
 
 import io.powdb.backup.format.HeapPage;
 
-import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
  * The changed pages of one heap in an incremental backup.
@@ -24,13 +19,12 @@ import java.util.Arrays;
  *
  * The end marker and count make a truncated pack detectable even before its hash is checked; page
  * indices must ascend and stay below the recorded page count, so a damaged pack can never make a restore
- * write outside the file.
+ * write outside the file. The framing is {@link IndexedRecords}, shared with {@link PageMapDelta}.
  */
 public final class PagePack {
     static final byte[] MAGIC = "PDBPGS01".getBytes(StandardCharsets.US_ASCII);
     /** Page indices are u32 and 0xFFFFFFFF marks the end. */
-    public static final long MAX_PAGES = 0xFFFFFFFFL;
-    private static final int END = 0xFFFFFFFF;
+    public static final long MAX_PAGES = IndexedRecords.MAX_PAGES;
 
     private PagePack() {
     }
@@ -42,41 +36,25 @@ public final class PagePack {
     }
 
     public static final class Writer {
-        private final OutputStream out;
-        private final ByteBuffer index = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-        private final long filePages;
-        private long count;
-        private long last = -1;
+        private final IndexedRecords.Writer records;
 
         public Writer(OutputStream out, long filePages) throws IOException {
-            this.out = new BufferedOutputStream(out, 1 << 16);
-            this.filePages = filePages;
-            ByteBuffer header = ByteBuffer.allocate(20).order(ByteOrder.LITTLE_ENDIAN);
-            header.put(MAGIC).putInt(HeapPage.SIZE).putLong(filePages);
-            this.out.write(header.array());
+            this.records = new IndexedRecords.Writer(out, MAGIC, filePages);
         }
 
         public void add(long pageIndex, byte[] page, int offset) throws IOException {
-            if (pageIndex <= last || pageIndex >= filePages) {
+            if (!records.accepts(pageIndex)) {
                 throw new IllegalArgumentException("page " + pageIndex + " out of order or range");
             }
-            index.clear();
-            index.putInt((int) pageIndex);
-            out.write(index.array());
-            out.write(page, offset, HeapPage.SIZE);
-            last = pageIndex;
-            count++;
+            records.index(pageIndex).write(page, offset, HeapPage.SIZE);
         }
 
         public long count() {
-            return count;
+            return records.count();
         }
 
         public void finish() throws IOException {
-            ByteBuffer end = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
-            end.putInt(END).putLong(count);
-            out.write(end.array());
-            out.flush();
+            records.finish();
         }
     }
 
@@ -87,45 +65,38 @@ public final class PagePack {
      */
     public static long read(InputStream in, String source, PageConsumer consumer) throws IOException {
         DataInputStream data = new DataInputStream(in);
-        byte[] header = new byte[20];
-        try {
-            data.readFully(header);
-            ByteBuffer h = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
-            byte[] magic = new byte[8];
-            h.get(magic);
-            int pageSize = h.getInt();
-            long filePages = h.getLong();
-            if (!Arrays.equals(magic, MAGIC) || pageSize != HeapPage.SIZE || filePages < 0 || filePages > MAX_PAGES) {
-                throw new IntegrityException("page pack " + source + " is malformed (bad header)");
-            }
-            byte[] indexBytes = new byte[4];
-            byte[] page = new byte[HeapPage.SIZE];
-            long last = -1;
-            long count = 0;
-            while (true) {
-                data.readFully(indexBytes);
-                int raw = ByteBuffer.wrap(indexBytes).order(ByteOrder.LITTLE_ENDIAN).getInt();
-                if (raw == END) {
-                    byte[] countBytes = new byte[8];
-                    data.readFully(countBytes);
-                    long recorded = ByteBuffer.wrap(countBytes).order(ByteOrder.LITTLE_ENDIAN).getLong();
-                    if (recorded != count || data.read() != -1) {
-                        throw new IntegrityException("page pack " + source + " is malformed (bad trailer)");
-                    }
-                    return filePages;
-                }
-                long pageIndex = Integer.toUnsignedLong(raw);
-                if (pageIndex <= last || pageIndex >= filePages) {
-                    throw new IntegrityException("page pack " + source + " is malformed (page " + pageIndex
-                            + " out of order or beyond " + filePages + " pages)");
-                }
-                data.readFully(page);
-                consumer.page(pageIndex, page);
-                last = pageIndex;
-                count++;
-            }
-        } catch (EOFException e) {
-            throw new IntegrityException("page pack " + source + " is truncated");
+        byte[] page = new byte[HeapPage.SIZE];
+        long filePages = IndexedRecords.read(data, MAGIC, new Errors(source), pages -> { }, (index, records) -> {
+            records.readFully(page);
+            consumer.page(index, page);
+        });
+        if (data.read() != -1) {
+            throw new Errors(source).badCount();
+        }
+        return filePages;
+    }
+
+    private record Errors(String source) implements IndexedRecords.Errors {
+        @Override
+        public IntegrityException badHeader() {
+            return new IntegrityException("page pack " + source + " is malformed (bad header)");
+        }
+
+        @Override
+        public IntegrityException badIndex(long index, long pages) {
+            return new IntegrityException("page pack " + source + " is malformed (page " + index
+                    + " out of order or beyond " + pages + " pages)");
+        }
+
+        /** Also bytes after the end marker. */
+        @Override
+        public IntegrityException badCount() {
+            return new IntegrityException("page pack " + source + " is malformed (bad trailer)");
+        }
+
+        @Override
+        public IntegrityException truncated() {
+            return new IntegrityException("page pack " + source + " is truncated");
         }
     }
 

@@ -2,6 +2,7 @@ package io.powdb.backup.service;
 
 import io.powdb.backup.archive.WalArchive;
 import io.powdb.backup.archive.WalSegment;
+import io.powdb.backup.archive.ShippingLoop;
 import io.powdb.backup.archive.WalShipper;
 import io.powdb.backup.backup.BackupOptions;
 import io.powdb.backup.backup.BackupResult;
@@ -63,6 +64,8 @@ public final class BackupAgent {
     private final CountDownLatch stopSignal = new CountDownLatch(1);
     private Thread leaseThread;
     private Thread walThread;
+    /** Used by the WAL thread only. */
+    private WalShipper walShipper;
     private Thread jobThread;
 
     public BackupAgent(AgentConfig config, Repository repository, AgentMetrics metrics, JsonLog log, Clock clock) {
@@ -200,37 +203,13 @@ public final class BackupAgent {
     // ------------------------------------------------------------------ WAL
 
     private void shipWal() {
-        WalShipper shipper = null;
-        Instant nextUpload = clock.instant();
-        Instant nextBeat = clock.instant();
-        Duration backoff = config.walUpload();
-        try {
-            while (true) {
-                boolean last = stopping.get();
-                if (!leaseHeld.get()) {
-                    if (shipper != null) {
-                        closeQuietly(shipper); // a new holder ships its own timeline; ours resumes as a new one
-                        shipper = null;
-                    }
-                    if (last) {
-                        return;
-                    }
-                    pause(config.walPoll());
-                    continue;
-                }
-                try {
-                    if (shipper == null) {
-                        shipper = new WalShipper(repository, config.dataDir(), config.tempDir(), clock,
-                                WalShipper.DEFAULT_MAX_SEGMENT_BYTES);
-                    }
-                    boolean full = shipper.poll();
-                    Instant now = clock.instant();
-                    if (full || last || !now.isBefore(nextUpload)) {
-                        nextUpload = now.plus(config.walUpload());
-                        WalShipper.Report report = shipper.upload();
+        ShippingLoop loop = new ShippingLoop(clock, config.walUpload(), config.walHeartbeat(), Duration.ofMinutes(1),
+                new ShippingLoop.Listener() {
+                    @Override
+                    public void uploaded(WalShipper.Report report, Instant at) {
                         if (report.segments() > 0) {
                             metrics.walShipped(report.bytes(), report.segments());
-                            metrics.latestRestorablePoint(now);
+                            metrics.latestRestorablePoint(at);
                         }
                         for (String b : report.breaks()) {
                             log.warn("wal.break", b + "; taking a backup so that point-in-time restore resumes",
@@ -238,31 +217,56 @@ public final class BackupAgent {
                             backupRequested.set(true);
                             wake();
                         }
-                        if (!now.isBefore(nextBeat) || last) {
-                            shipper.writeHeartbeat();
-                            nextBeat = now.plus(config.walHeartbeat());
-                        }
-                        backoff = config.walUpload();
                     }
-                    WalShipper.Lag lag = shipper.lag();
-                    metrics.walLag(lag.lsns(), lag.behind());
-                } catch (IOException | RuntimeException e) {
-                    metrics.backupFailed("wal", cause(e));
-                    log.error("wal.failed", "shipping the WAL failed; records stay in the local spool, retrying in "
-                            + Durations.format(backoff), Map.of("error", String.valueOf(e.getMessage())));
-                    nextUpload = clock.instant().plus(backoff);
-                    backoff = min(backoff.multipliedBy(2), Duration.ofMinutes(1));
+
+                    @Override
+                    public void polled(WalShipper s) {
+                        WalShipper.Lag lag = s.lag();
+                        metrics.walLag(lag.lsns(), lag.behind());
+                    }
+
+                    @Override
+                    public void failed(Exception e, Duration retryIn) {
+                        metrics.backupFailed("wal", cause(e));
+                        log.error("wal.failed", "shipping the WAL failed; records stay in the local spool, retrying in "
+                                + Durations.format(retryIn), Map.of("error", String.valueOf(e.getMessage())));
+                    }
+                });
+        try {
+            while (true) {
+                boolean last = stopping.get();
+                if (!leaseHeld.get()) {
+                    if (walShipper != null) {
+                        closeQuietly(walShipper); // a new holder ships its own timeline; ours resumes as a new one
+                        walShipper = null;
+                    }
+                    if (last) {
+                        return;
+                    }
+                    pause(config.walPoll());
+                    continue;
                 }
+                loop.step(this::walShipper, last);
                 if (last) {
                     return;
                 }
                 pause(config.walPoll());
             }
         } finally {
-            if (shipper != null) {
-                closeQuietly(shipper);
+            if (walShipper != null) {
+                closeQuietly(walShipper);
+                walShipper = null;
             }
         }
+    }
+
+    /** The WAL thread's shipper, opened when first needed after the lease was taken. */
+    private WalShipper walShipper() throws IOException {
+        if (walShipper == null) {
+            walShipper = new WalShipper(repository, config.dataDir(), config.tempDir(), clock,
+                    WalShipper.DEFAULT_MAX_SEGMENT_BYTES);
+        }
+        return walShipper;
     }
 
     /** Wakes the job runner (a backup was requested, or the agent is stopping). */

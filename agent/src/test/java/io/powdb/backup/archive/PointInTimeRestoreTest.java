@@ -12,7 +12,6 @@ import io.powdb.backup.restore.RestoreService;
 import io.powdb.backup.testing.BackupTestSupport;
 import io.powdb.backup.testing.PowDbFixture;
 import io.powdb.backup.testing.WalRecord;
-import io.powdb.backup.testing.WalWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -21,7 +20,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -36,37 +34,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * recover it.
  */
 class PointInTimeRestoreTest extends BackupTestSupport {
-    private final List<WalRecord> archive = new ArrayList<>();
     private WalShipper shipper;
 
     private void start(PowDbFixture.Version version) throws IOException {
         db = PowDbFixture.create(tmp.resolve("db-" + version), version, 77);
-        db.createTable("a", 24);
-        db.createTable("b", 12);
-        db.checkpoint();
+        createTables();
         shipper = new WalShipper(repository, db.dir(), tmp.resolve("ship"), Clock.systemUTC(), 1 << 20);
     }
 
-    private void transactions(int n) throws IOException {
-        for (int i = 0; i < n; i++) {
-            db.updateRandomPages(i % 2 == 0 ? "a" : "b", 1 + i % 3);
-        }
-    }
-
-    /** A checkpoint, keeping the records it truncates away for the model. */
-    private void checkpoint() throws IOException {
-        archive.addAll(db.walRecords());
-        db.checkpoint();
-    }
-
-    private List<WalRecord> allRecords() throws IOException {
-        List<WalRecord> all = new ArrayList<>(archive);
-        all.addAll(db.walRecords());
-        return all;
-    }
-
-    private static List<Long> commits(List<WalRecord> records) {
-        return records.stream().filter(r -> r.type() == WalWriter.COMMIT).map(WalRecord::lsn).toList();
+    /** {@code n} transactions, then the shipper's poll and upload. */
+    private WalShipper.Report ship(int n) throws IOException {
+        transactions(n);
+        return shipper.shipOnce();
     }
 
     private BackupResult liveBackup() throws IOException {
@@ -90,35 +69,41 @@ class PointInTimeRestoreTest extends BackupTestSupport {
         }
     }
 
+    /**
+     * {@link #assertRestoresExactly} for every commit in {@code records} from LSN {@code from} on and below
+     * {@code below} (unsigned: -1 is no limit); returns how many.
+     */
+    private int assertRestoresEveryCommit(Path initial, List<WalRecord> records, long from, long below)
+            throws IOException {
+        int checked = 0;
+        for (long c : commits(records)) {
+            if (Long.compareUnsigned(c, from) >= 0 && Long.compareUnsigned(c, below) < 0) {
+                assertRestoresExactly(initial, records, c);
+                checked++;
+            }
+        }
+        return checked;
+    }
+
     @ParameterizedTest
     @EnumSource(PowDbFixture.Version.class)
     void everyCommitAfterACrashConsistentBackupIsReachableAcrossCheckpoints(PowDbFixture.Version version)
             throws IOException {
         start(version);
         Path initial = snapshot("initial");
-        transactions(3);
-        assertEquals(1, shipper.shipOnce().segments());
+        assertEquals(1, ship(3).segments());
         Manifest backup = liveBackup().manifest();
         assertEquals(Manifest.CRASH_CONSISTENT, backup.consistency());
         assertNotNull(backup.walAnchor());
-        transactions(4);
-        shipper.shipOnce();
+        ship(4);
         checkpoint();
-        transactions(3);
-        WalShipper.Report report = shipper.shipOnce();
+        WalShipper.Report report = ship(3);
         assertTrue(report.breaks().isEmpty(), report.breaks().toString());
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
 
         List<WalRecord> records = allRecords();
         List<Long> commits = commits(records);
-        int checked = 0;
-        for (long c : commits) {
-            if (Long.compareUnsigned(c, backup.sourceLsn()) >= 0) {
-                assertRestoresExactly(initial, records, c);
-                checked++;
-            }
-        }
+        int checked = assertRestoresEveryCommit(initial, records, backup.sourceLsn(), -1);
         assertTrue(checked >= 9, checked + " points checked");
         // An LSN that is no commit restores to the last commit below it.
         long last = commits.get(commits.size() - 1);
@@ -139,8 +124,7 @@ class PointInTimeRestoreTest extends BackupTestSupport {
     @Test
     void aBackupOfACheckpointedMomentJoinsTheTimelineAtTheNextGeneration() throws Exception {
         start(PowDbFixture.Version.V0_5);
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         checkpoint();
         shipper.shipOnce(); // sees the truncation
         Thread.sleep(5);
@@ -148,36 +132,29 @@ class PointInTimeRestoreTest extends BackupTestSupport {
         Manifest backup = liveBackup().manifest();
         assertEquals(Manifest.QUIESCENT, backup.consistency());
         Thread.sleep(5);
-        transactions(4);
-        assertEquals(1, shipper.shipOnce().segments());
+        assertEquals(1, ship(4).segments());
         List<WalRecord> records = db.walRecords();
-        for (long c : commits(records)) {
-            assertRestoresExactly(initial, records, c);
-        }
+        assertRestoresEveryCommit(initial, records, 0, -1);
     }
 
     @Test
     void walTruncatedBetweenShipmentsIsAGapThatIsNamedAndNeverBridged() throws Exception {
         start(PowDbFixture.Version.V0_5);
         Path initial = snapshot("initial");
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         Manifest first = liveBackup().manifest();
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         long shipped = commits(db.walRecords()).get(3);
         // Written and checkpointed away between two polls: the shipper never sees these records.
         transactions(2);
         long lost = commits(db.walRecords()).get(5);
         checkpoint();
-        transactions(2);
-        WalShipper.Report report = shipper.shipOnce();
+        WalShipper.Report report = ship(2);
         assertEquals(1, report.breaks().size(), report.breaks().toString());
         assertContains(report.breaks().get(0), "LSN_GAP");
         Thread.sleep(5);
         Manifest second = liveBackup().manifest();
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         List<WalRecord> records = allRecords();
 
         assertRestoresExactly(initial, records, shipped);
@@ -187,22 +164,16 @@ class PointInTimeRestoreTest extends BackupTestSupport {
                 "--to-lsn " + shipped);
         assertFalse(Files.exists(target));
         // After the gap, the next backup anchors the new timeline.
-        for (long c : commits(records)) {
-            if (Long.compareUnsigned(c, second.sourceLsn()) >= 0) {
-                assertRestoresExactly(initial, records, c);
-            }
-        }
+        assertRestoresEveryCommit(initial, records, second.sourceLsn(), -1);
     }
 
     @Test
     void aRestartThatReusesLsnsStartsANewTimelineAndEachLifeRestoresToItsOwnState() throws Exception {
         start(PowDbFixture.Version.V0_4);
         Path initial = snapshot("initial");
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         Manifest before = liveBackup().manifest();
-        transactions(3);
-        shipper.shipOnce();
+        ship(3);
         List<WalRecord> firstLife = db.walRecords();
         long lastCommit = commits(firstLife).get(commits(firstLife).size() - 1);
         // A graceful restart: recovery checkpoints, and 0.4.x sets the next LSN above the largest PAGE LSN,
@@ -211,38 +182,25 @@ class PointInTimeRestoreTest extends BackupTestSupport {
         assertEquals(lastCommit, db.lastLsn() + 1, "the restart reuses the last commit's LSN");
         Path restarted = snapshot("restarted");
         Thread.sleep(5);
-        transactions(2);
-        WalShipper.Report report = shipper.shipOnce();
+        WalShipper.Report report = ship(2);
         assertEquals(1, report.breaks().size(), report.breaks().toString());
         assertContains(report.breaks().get(0), "LSN_WENT_BACK");
         Manifest after = liveBackup().manifest();
-        transactions(3);
-        shipper.shipOnce();
+        ship(3);
         List<WalRecord> secondLife = db.walRecords();
 
-        for (long c : commits(firstLife)) {
-            if (Long.compareUnsigned(c, before.sourceLsn()) >= 0 && Long.compareUnsigned(c, after.sourceLsn()) < 0) {
-                assertRestoresExactly(initial, firstLife, c);
-            }
-        }
-        for (long c : commits(secondLife)) {
-            if (Long.compareUnsigned(c, after.sourceLsn()) >= 0) {
-                assertRestoresExactly(restarted, secondLife, c);
-            }
-        }
+        assertRestoresEveryCommit(initial, firstLife, before.sourceLsn(), after.sourceLsn());
+        assertRestoresEveryCommit(restarted, secondLife, after.sourceLsn(), -1);
         assertEquals(2, WalArchive.load(repository).timelines().size());
     }
 
     @Test
     void aDamagedOrMissingSegmentIsNamedAndNothingIsRestored() throws Exception {
         start(PowDbFixture.Version.V0_5);
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         liveBackup();
-        transactions(2);
-        shipper.shipOnce();
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
+        ship(2);
         List<Long> commits = commits(db.walRecords());
         long last = commits.get(commits.size() - 1);
         List<WalSegment> segments = WalArchive.load(repository).timelines().get(0).generations().get(0).segments();
@@ -255,11 +213,19 @@ class PointInTimeRestoreTest extends BackupTestSupport {
         Files.write(middle, bad);
         Path target = newTarget();
         IntegrityException damaged = assertThrows(IntegrityException.class, () -> restoreTo(last, target));
-        assertContains(damaged.getMessage(), segments.get(1).key(), "damaged");
+        String key = repository.key(segments.get(1).key());
+        assertContains(damaged.getMessage(), "WAL segment " + key + " is damaged (its BLAKE3 does not match the chain "
+                + "in its name) or does not follow the segment before it");
         assertFalse(Files.exists(target));
         try (var entries = Files.list(tmp)) {
             assertTrue(entries.noneMatch(p -> p.getFileName().toString().contains("powdb-restore")));
         }
+
+        Files.write(middle, java.util.Arrays.copyOf(good, good.length - 1));
+        IntegrityException shorter = assertThrows(IntegrityException.class, () -> restoreTo(last, target));
+        assertContains(shorter.getMessage(), "WAL segment " + key + " is damaged: " + (good.length - 1)
+                + " bytes instead of " + good.length);
+        assertFalse(Files.exists(target));
 
         Files.delete(middle);
         RepositoryException missing = assertThrows(RepositoryException.class, () -> restoreTo(last, target));
@@ -273,12 +239,10 @@ class PointInTimeRestoreTest extends BackupTestSupport {
     @Test
     void verifyChecksEveryShippedSegmentAndNamesDamageAndHoles() throws Exception {
         start(PowDbFixture.Version.V0_4);
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         liveBackup();
         for (int i = 0; i < 3; i++) {
-            transactions(2);
-            shipper.shipOnce();
+            ship(2);
         }
         io.powdb.backup.verify.VerifyService verify = new io.powdb.backup.verify.VerifyService(repository);
         Path scratch = tmp.resolve("verify");
@@ -293,7 +257,14 @@ class PointInTimeRestoreTest extends BackupTestSupport {
         Files.write(second, bytes);
         var damaged = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
         assertFalse(damaged.ok());
-        assertContains(String.join("\n", damaged.failures()), segments.get(1).key(), "damaged");
+        String key = repository.key(segments.get(1).key());
+        assertContains(String.join("\n", damaged.failures()), key + " is damaged: its BLAKE3 does not match the chain "
+                + "in its name");
+
+        Files.write(second, java.util.Arrays.copyOf(bytes, bytes.length - 1));
+        var shorter = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
+        assertContains(String.join("\n", shorter.failures()), key + " is damaged: its BLAKE3 does not match the chain "
+                + "in its name");
 
         Files.delete(second);
         var holed = verify.verify(java.util.Optional.empty(), scratch, io.powdb.backup.progress.ProgressListener.NONE);
@@ -306,12 +277,10 @@ class PointInTimeRestoreTest extends BackupTestSupport {
     void timeTargetsUseTheShippingTimesAndTheHeartbeat() throws Exception {
         start(PowDbFixture.Version.V0_5);
         Path initial = snapshot("initial");
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         Manifest backup = liveBackup().manifest();
         Thread.sleep(5);
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         List<WalRecord> records = db.walRecords();
         WalSegment second = WalArchive.load(repository).timelines().get(0).last().orElseThrow();
         Thread.sleep(5);
@@ -335,11 +304,9 @@ class PointInTimeRestoreTest extends BackupTestSupport {
     @Test
     void restoreCanBeHeldToOneTimeline() throws Exception {
         start(PowDbFixture.Version.V0_5);
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         liveBackup();
-        transactions(2);
-        shipper.shipOnce();
+        ship(2);
         long last = commits(db.walRecords()).get(3);
         String timeline = WalArchive.load(repository).timelines().get(0).id();
         RestoreResult held = new RestoreService(repository).restore(new RestorePoint.AtOrBeforeLsn(last), newTarget(),

@@ -223,6 +223,24 @@ class Blake3Test {
         }
     }
 
+    /**
+     * One update larger than a parallel batch (512 units of 128 chunks, 64 MiB): hashed in place in several
+     * batches, the last one short; and the same after a first full buffer, still pending when the large
+     * update comes.
+     */
+    @Test
+    void oneUpdateLongerThanAParallelBatch() {
+        byte[] big = new byte[(70 << 20) + 123];
+        new Random(29).nextBytes(big);
+        String expected = HexFormat.of().formatHex(
+                org.apache.commons.codec.digest.Blake3.initHash().update(big).doFinalize(32));
+        assertEquals(expected, new Blake3().update(big).hex(), "one update");
+        assertEquals(expected, Blake3.sequential().update(big).hex(), "sequential, one update");
+        int first = Blake3.BUFFER_BYTES;
+        assertEquals(expected, new Blake3().update(big, 0, first).update(big, first, big.length - first).hex(),
+                "a full buffer, then the rest in one update");
+    }
+
     @Test
     void digestCanBeTakenMidStreamAndIsRepeatable() {
         int length = (3 << 20) + 12345;

@@ -13,6 +13,7 @@ import io.powdb.backup.store.WriteMode;
 import io.powdb.backup.store.local.LocalBlobStore;
 import io.powdb.backup.store.s3.S3BlobStore;
 import io.powdb.backup.store.s3.S3ProxyServer;
+import io.powdb.backup.testing.MutableClock;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,11 +25,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -426,38 +424,6 @@ class RepositoryLeaseTest {
         String prefix = r.key("locks/");
         return r.store().listAll(prefix).stream().map(i -> i.key().substring(r.key("").length()))
                 .collect(Collectors.toList());
-    }
-
-    /** A clock the test moves by hand; read by racing threads, hence volatile. */
-    private static final class MutableClock extends Clock {
-        private volatile Instant now;
-
-        MutableClock(Instant now) {
-            this.now = now;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        void set(Instant instant) {
-            now = instant;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            throw new UnsupportedOperationException();
-        }
     }
 
     /** A store that does not say when objects were written, as some stores' listings do not. */

@@ -21,9 +21,9 @@ import io.powdb.backup.store.ForwardingBlobStore;
 import io.powdb.backup.store.BlobWriter;
 import io.powdb.backup.store.WriteMode;
 import io.powdb.backup.testing.BackupTestSupport;
+import io.powdb.backup.testing.MutableClock;
 import io.powdb.backup.testing.PowDbFixture;
 import io.powdb.backup.testing.WalRecord;
-import io.powdb.backup.testing.WalWriter;
 import io.powdb.backup.verify.VerifyReport;
 import io.powdb.backup.verify.VerifyService;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,7 +36,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -73,34 +72,6 @@ class PruneServiceTest extends BackupTestSupport {
         }
     }
 
-    /** A clock the test moves by hand, shared by the shipper and the backups so their times agree. */
-    private static final class MutableClock extends Clock {
-        private volatile Instant now;
-
-        MutableClock(Instant start) {
-            now = start;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
-    }
-
     /** Delegates to a store, and fails every delete after the first {@code deletesAllowed}. */
     private static final class FailingStore extends ForwardingBlobStore {
         private final AtomicInteger deletesLeft;
@@ -119,13 +90,9 @@ class PruneServiceTest extends BackupTestSupport {
         }
     }
 
-    private final List<WalRecord> archive = new ArrayList<>();
-
     @BeforeEach
-    void createTables() throws IOException {
-        db.createTable("a", 24);
-        db.createTable("b", 12);
-        db.checkpoint();
+    void writeTables() throws IOException {
+        createTables();
     }
 
     // ---------------------------------------------------------------- helpers
@@ -138,14 +105,24 @@ class PruneServiceTest extends BackupTestSupport {
         return at(Instant.now().plus(MONTH));
     }
 
-    private void transactions(int n) throws IOException {
-        for (int i = 0; i < n; i++) {
-            db.updateRandomPages(i % 2 == 0 ? "a" : "b", 1 + i % 3);
-        }
-    }
-
     private Taken take(Manifest manifest) throws IOException {
         return new Taken(manifest, snapshot(manifest.id()));
+    }
+
+    /** {@code count} chains of a full backup and two incrementals, each after a few transactions, oldest first. */
+    private List<List<Taken>> chains(int count) throws IOException {
+        List<List<Taken>> chains = new ArrayList<>();
+        for (int c = 0; c < count; c++) {
+            List<Taken> chain = new ArrayList<>();
+            transactions(2);
+            chain.add(take(fullBackup().manifest()));
+            for (int i = 0; i < 2; i++) {
+                transactions(1 + i);
+                chain.add(take(backup().manifest()));
+            }
+            chains.add(chain);
+        }
+        return chains;
     }
 
     /** A quiescent backup taken at {@code time}. */
@@ -158,21 +135,6 @@ class PruneServiceTest extends BackupTestSupport {
     /** A backup of the running database (its WAL holds records): crash-consistent. */
     private Manifest liveBackup(Clock clock, boolean full) throws IOException {
         return new BackupService(repository).backup(db.dir(), options().withClock(clock).withForceFull(full)).manifest();
-    }
-
-    private void checkpoint() throws IOException {
-        archive.addAll(db.walRecords());
-        db.checkpoint();
-    }
-
-    private List<WalRecord> allRecords() throws IOException {
-        List<WalRecord> all = new ArrayList<>(archive);
-        all.addAll(db.walRecords());
-        return all;
-    }
-
-    private static List<Long> commits(List<WalRecord> records) {
-        return records.stream().filter(r -> r.type() == WalWriter.COMMIT).map(WalRecord::lsn).toList();
     }
 
     /** Every key in the store, with its size. */
@@ -261,17 +223,7 @@ class PruneServiceTest extends BackupTestSupport {
 
     @Test
     void keepFullTwoOverFourChainsDeletesTheTwoOldestAndEveryKeptBackupRestoresByteExact() throws IOException {
-        List<List<Taken>> chains = new ArrayList<>();
-        for (int c = 0; c < 4; c++) {
-            List<Taken> chain = new ArrayList<>();
-            transactions(2);
-            chain.add(take(fullBackup().manifest()));
-            for (int i = 0; i < 2; i++) {
-                transactions(1 + i);
-                chain.add(take(backup().manifest()));
-            }
-            chains.add(chain);
-        }
+        List<List<Taken>> chains = chains(4);
         List<Taken> deleted = new ArrayList<>(chains.get(0));
         deleted.addAll(chains.get(1));
         List<Taken> kept = new ArrayList<>(chains.get(2));
@@ -531,17 +483,7 @@ class PruneServiceTest extends BackupTestSupport {
 
     @Test
     void anInterruptedPruneLeavesEveryBackupRestorableAndTheNextPruneFinishes() throws IOException {
-        List<List<Taken>> chains = new ArrayList<>();
-        for (int c = 0; c < 3; c++) {
-            List<Taken> chain = new ArrayList<>();
-            transactions(2);
-            chain.add(take(fullBackup().manifest()));
-            for (int i = 0; i < 2; i++) {
-                transactions(1 + i);
-                chain.add(take(backup().manifest()));
-            }
-            chains.add(chain);
-        }
+        List<List<Taken>> chains = chains(3);
         String leftover = "data/" + BackupId.create(0, Instant.now().minus(Duration.ofDays(2))).session() + "/files/x";
         repository.store().putBytes(repository.key(leftover), new byte[] {1, 2, 3}, WriteMode.CREATE_NEW);
         RetentionPolicy policy = new RetentionPolicy(1, null);

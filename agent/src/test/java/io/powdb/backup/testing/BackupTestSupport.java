@@ -24,6 +24,8 @@ public abstract class BackupTestSupport {
     protected PowDbFixture db;
     protected Repository repository;
     private int restores;
+    /** WAL records {@link #checkpoint} truncated away, oldest first. */
+    private final java.util.List<WalRecord> checkpointedWal = new java.util.ArrayList<>();
 
     @BeforeEach
     void setUpRepository() throws IOException {
@@ -90,6 +92,38 @@ public abstract class BackupTestSupport {
         java.nio.file.Files.write(dir.resolve(PowDbFixture.WAL), wal.toByteArray());
         PowDbFixture.open(dir, db.version(), 1);
         return dir;
+    }
+
+    /** Tables "a" (24 pages) and "b" (12 pages) in the fixture, checkpointed: what {@link #transactions} updates. */
+    protected void createTables() throws IOException {
+        db.createTable("a", 24);
+        db.createTable("b", 12);
+        db.checkpoint();
+    }
+
+    /** {@code n} transactions, alternately on tables "a" and "b", of 1 to 3 pages each. */
+    protected void transactions(int n) throws IOException {
+        for (int i = 0; i < n; i++) {
+            db.updateRandomPages(i % 2 == 0 ? "a" : "b", 1 + i % 3);
+        }
+    }
+
+    /** A checkpoint, keeping the records it truncates away for the model ({@link #allRecords}). */
+    protected void checkpoint() throws IOException {
+        checkpointedWal.addAll(db.walRecords());
+        db.checkpoint();
+    }
+
+    /** Every WAL record written through {@link #checkpoint}s, and those in wal.log now, in order. */
+    protected java.util.List<WalRecord> allRecords() throws IOException {
+        java.util.List<WalRecord> all = new java.util.ArrayList<>(checkpointedWal);
+        all.addAll(db.walRecords());
+        return all;
+    }
+
+    /** The LSNs of the COMMIT records among {@code records}. */
+    protected static java.util.List<Long> commits(java.util.List<WalRecord> records) {
+        return records.stream().filter(r -> r.type() == WalWriter.COMMIT).map(WalRecord::lsn).toList();
     }
 
     protected Path newTarget() {

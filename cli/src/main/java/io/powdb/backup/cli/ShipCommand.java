@@ -1,6 +1,7 @@
 package io.powdb.backup.cli;
 
 import io.powdb.backup.lease.LeaseGuard;
+import io.powdb.backup.archive.ShippingLoop;
 import io.powdb.backup.archive.WalShipper;
 import io.powdb.backup.repo.Repository;
 import picocli.CommandLine.Command;
@@ -82,31 +83,24 @@ final class ShipCommand extends CommandBase {
             say("Shipping the WAL of " + dir + ": copied every " + pollInterval.toMillis() + " ms, uploaded every "
                     + every.toMillis() + " ms; stop with SIGTERM or Ctrl-C");
         }
-        Instant nextUpload = Instant.now();
-        Instant lastBeat = Instant.EPOCH;
-        Duration backoff = every;
+        ShippingLoop loop = new ShippingLoop(Clock.systemUTC(), every, beatEvery, MAX_BACKOFF,
+                new ShippingLoop.Listener() {
+                    @Override
+                    public void uploaded(WalShipper.Report report, Instant at) {
+                        if (report.segments() > 0 || !report.breaks().isEmpty()) {
+                            print(report);
+                        }
+                    }
+
+                    @Override
+                    public void failed(Exception e, Duration retryIn) {
+                        warn("shipping the WAL failed, retrying in " + retryIn.toSeconds() + " s (records stay in the "
+                                + "local spool): " + Main.oneLine(e));
+                    }
+                });
         while (true) {
             boolean stopping = stop.getCount() == 0;
-            try {
-                boolean full = shipper.poll();
-                if (full || stopping || !Instant.now().isBefore(nextUpload)) {
-                    nextUpload = Instant.now().plus(every);
-                    WalShipper.Report report = shipper.upload();
-                    if (report.segments() > 0 || !report.breaks().isEmpty()) {
-                        print(report);
-                    }
-                    if (Duration.between(lastBeat, Instant.now()).compareTo(beatEvery) >= 0 || stopping) {
-                        shipper.writeHeartbeat();
-                        lastBeat = Instant.now();
-                    }
-                    backoff = every;
-                }
-            } catch (IOException | RuntimeException e) {
-                warn("shipping the WAL failed, retrying in " + backoff.toSeconds() + " s (records stay in the "
-                        + "local spool): " + Main.oneLine(e));
-                nextUpload = Instant.now().plus(backoff);
-                backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-            }
+            loop.step(() -> shipper, stopping);
             if (stopping) {
                 return 0; // polled and uploaded once more after the stop request
             }

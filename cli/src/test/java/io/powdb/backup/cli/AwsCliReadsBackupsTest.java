@@ -6,10 +6,10 @@ import io.powdb.backup.repo.Json;
 import io.powdb.backup.store.s3.S3ProxyServer;
 import io.powdb.backup.testing.PowDbFixture;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
@@ -69,7 +69,8 @@ class AwsCliReadsBackupsTest {
 
     @TempDir
     Path tmp;
-    private final Map<String, String> savedProperties = new HashMap<>();
+    @RegisterExtension
+    final SystemProperties properties = new SystemProperties();
 
     @BeforeAll
     static void findAwsCli() throws Exception {
@@ -109,8 +110,8 @@ class AwsCliReadsBackupsTest {
         if (server == null) {
             server = new S3ProxyServer();
         }
-        setProperty("aws.accessKeyId", S3ProxyServer.ACCESS_KEY);
-        setProperty("aws.secretAccessKey", S3ProxyServer.SECRET_KEY);
+        properties.set("aws.accessKeyId", S3ProxyServer.ACCESS_KEY);
+        properties.set("aws.secretAccessKey", S3ProxyServer.SECRET_KEY);
     }
 
     @AfterAll
@@ -119,18 +120,6 @@ class AwsCliReadsBackupsTest {
             server.close();
             server = null;
         }
-    }
-
-    @AfterEach
-    void restoreProperties() {
-        savedProperties.forEach((name, before) -> {
-            if (before == null) {
-                System.clearProperty(name);
-            } else {
-                System.setProperty(name, before);
-            }
-        });
-        savedProperties.clear();
     }
 
     @Test
@@ -355,10 +344,5 @@ class AwsCliReadsBackupsTest {
                 .map(dir -> Path.of(dir, name))
                 .filter(Files::isExecutable)
                 .findFirst();
-    }
-
-    private void setProperty(String name, String value) {
-        savedProperties.putIfAbsent(name, System.getProperty(name));
-        System.setProperty(name, value);
     }
 }

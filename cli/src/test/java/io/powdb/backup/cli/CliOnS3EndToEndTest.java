@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.powdb.backup.store.s3.S3ProxyServer;
 import io.powdb.backup.testing.PowDbFixture;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Object;
@@ -15,9 +15,7 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -35,7 +33,8 @@ class CliOnS3EndToEndTest extends CliOnObjectStoreTestBase {
     private static final int BIG_TABLE_PAGES = 5600;
 
     static S3ProxyServer server;
-    private final Map<String, String> savedProperties = new HashMap<>();
+    @RegisterExtension
+    final SystemProperties properties = new SystemProperties();
 
     @BeforeAll
     static void startServer() throws Exception {
@@ -51,25 +50,8 @@ class CliOnS3EndToEndTest extends CliOnObjectStoreTestBase {
 
     @BeforeEach
     void credentialsFromTheDefaultChain() {
-        setProperty("aws.accessKeyId", S3ProxyServer.ACCESS_KEY);
-        setProperty("aws.secretAccessKey", S3ProxyServer.SECRET_KEY);
-    }
-
-    @AfterEach
-    void restoreProperties() {
-        savedProperties.forEach((name, before) -> {
-            if (before == null) {
-                System.clearProperty(name);
-            } else {
-                System.setProperty(name, before);
-            }
-        });
-        savedProperties.clear();
-    }
-
-    private void setProperty(String name, String value) {
-        savedProperties.putIfAbsent(name, System.getProperty(name));
-        System.setProperty(name, value);
+        properties.set("aws.accessKeyId", S3ProxyServer.ACCESS_KEY);
+        properties.set("aws.secretAccessKey", S3ProxyServer.SECRET_KEY);
     }
 
     @Override
@@ -142,7 +124,7 @@ class CliOnS3EndToEndTest extends CliOnObjectStoreTestBase {
         String repo = repoUrl("credentials/db");
         json(cli().run("backup", "--data-dir", db.dir().toString(), "--repo", repo, "--json"));
 
-        setProperty("aws.secretAccessKey", WRONG_SECRET);
+        properties.set("aws.secretAccessKey", WRONG_SECRET);
         assertAccessDenied(cli().run("list", "--repo", repo));
         assertAccessDenied(cli().run("verify", "--repo", repo));
         assertAccessDenied(cli().run("backup", "--data-dir", db.dir().toString(), "--repo", repo));
@@ -150,12 +132,12 @@ class CliOnS3EndToEndTest extends CliOnObjectStoreTestBase {
         assertAccessDenied(cli().run("restore", "--repo", repo, "--target", target.toString()));
         assertFalse(Files.exists(target));
 
-        setProperty("aws.accessKeyId", "AKIANOSUCHKEY0000000");
+        properties.set("aws.accessKeyId", "AKIANOSUCHKEY0000000");
         assertAccessDenied(cli().run("list", "--repo", repo));
 
         // Still one backup: nothing was written with the wrong credentials.
-        setProperty("aws.accessKeyId", S3ProxyServer.ACCESS_KEY);
-        setProperty("aws.secretAccessKey", S3ProxyServer.SECRET_KEY);
+        properties.set("aws.accessKeyId", S3ProxyServer.ACCESS_KEY);
+        properties.set("aws.secretAccessKey", S3ProxyServer.SECRET_KEY);
         assertEquals(1, json(cli().run("list", "--repo", repo, "--json")).size());
     }
 

@@ -30,6 +30,8 @@ import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 
 /**
  * Streams one object to S3 with bounded memory.
@@ -233,19 +235,29 @@ final class S3ObjectWriter implements BlobWriter {
         CreateMultipartUploadRequest.Builder request = CreateMultipartUploadRequest.builder()
                 .bucket(bucket).key(key).metadata(Map.of(S3BlobStore.WRITE_ID_METADATA, writeId))
                 .contentType("application/octet-stream");
-        if (config.storageClass() != null) {
-            request.storageClass(config.storageClass());
-        }
-        if (config.encryption() != S3StoreConfig.Encryption.NONE) {
-            request.serverSideEncryption(encryption()).ssekmsKeyId(config.kmsKeyId());
-        }
-        if (config.checksums()) {
-            request.checksumAlgorithm(ChecksumAlgorithm.CRC32_C);
-        }
+        applyObjectSettings(request::storageClass, (sse, kmsKeyId) -> request.serverSideEncryption(sse)
+                .ssekmsKeyId(kmsKeyId), request::checksumAlgorithm);
         try {
             uploadId = s3.createMultipartUpload(request.build()).uploadId();
         } catch (SdkException e) {
             throw S3Errors.translate("CreateMultipartUpload", bucket, key, e);
+        }
+    }
+
+    /**
+     * Gives a new object's request the storage class, server-side encryption and upload checksum every object
+     * gets, written whole or in parts alike (the SDK's two request builders share no interface for them).
+     */
+    private void applyObjectSettings(Consumer<String> storageClass, BiConsumer<ServerSideEncryption, String> sse,
+            Consumer<ChecksumAlgorithm> checksum) {
+        if (config.storageClass() != null) {
+            storageClass.accept(config.storageClass());
+        }
+        if (config.encryption() != S3StoreConfig.Encryption.NONE) {
+            sse.accept(encryption(), config.kmsKeyId());
+        }
+        if (config.checksums()) {
+            checksum.accept(ChecksumAlgorithm.CRC32_C);
         }
     }
 
@@ -282,15 +294,8 @@ final class S3ObjectWriter implements BlobWriter {
         if (conditional) {
             request.ifNoneMatch("*");
         }
-        if (config.storageClass() != null) {
-            request.storageClass(config.storageClass());
-        }
-        if (config.encryption() != S3StoreConfig.Encryption.NONE) {
-            request.serverSideEncryption(encryption()).ssekmsKeyId(config.kmsKeyId());
-        }
-        if (config.checksums()) {
-            request.checksumAlgorithm(ChecksumAlgorithm.CRC32_C);
-        }
+        applyObjectSettings(request::storageClass, (sse, kmsKeyId) -> request.serverSideEncryption(sse)
+                .ssekmsKeyId(kmsKeyId), request::checksumAlgorithm);
         byte[] data = buffer;
         int length = filled;
         for (int attempt = 1; ; attempt++) {
