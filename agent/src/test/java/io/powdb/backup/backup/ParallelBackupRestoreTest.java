@@ -39,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ParallelBackupRestoreTest extends BackupTestSupport {
 
-    private void createTables() throws IOException {
+    private void createFiveTables() throws IOException {
         db.createTable("users", 300);
         db.createTable("orders", 120);
         db.createTable("logs", 40);
@@ -50,7 +50,7 @@ class ParallelBackupRestoreTest extends BackupTestSupport {
 
     @Test
     void theSameBackupsAndRestoresWhateverTheParallelism() throws IOException {
-        createTables();
+        createFiveTables();
         Repository serial = new Repository(new LocalBlobStore(tmp.resolve("repo-serial")), "");
         Repository parallel = new Repository(new LocalBlobStore(tmp.resolve("repo-parallel")), "");
         try (serial; parallel) {
@@ -109,7 +109,7 @@ class ParallelBackupRestoreTest extends BackupTestSupport {
      */
     @Test
     void aFailingFileStopsTheOthersAndLeavesNothing() throws Exception {
-        createTables();
+        createFiveTables();
         db.checkpoint();
         AtomicBoolean returned = new AtomicBoolean();
         AtomicInteger writesAfterReturn = new AtomicInteger();
@@ -161,7 +161,7 @@ class ParallelBackupRestoreTest extends BackupTestSupport {
 
     @Test
     void aDamagedHeapFailsTheParallelRestoreAndNothingIsRestored() throws IOException {
-        createTables();
+        createFiveTables();
         Manifest m = backup().manifest();
         FileEntry users = m.files().stream().filter(f -> f.name().equals("users.heap")).findFirst().orElseThrow();
         Path object = tmp.resolve("repo").resolve(users.sources().get(0).key());
