@@ -11,6 +11,7 @@ import io.powdb.backup.repo.BackupCatalog;
 import io.powdb.backup.repo.BackupId;
 import io.powdb.backup.repo.BackupStats;
 import io.powdb.backup.repo.FileEntry;
+import io.powdb.backup.repo.IntegrityException;
 import io.powdb.backup.repo.Manifest;
 import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.PageMap;
@@ -18,6 +19,7 @@ import io.powdb.backup.repo.PageMaps;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.repo.WalAnchor;
+import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.Version;
 
 import java.io.ByteArrayInputStream;
@@ -30,10 +32,12 @@ import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Takes a backup of a PowDB data directory into a repository: full when there is nothing to build on (or
@@ -276,8 +280,40 @@ public final class BackupService {
                 Version.current(),
                 HeapPage.SIZE, files, removed, stats);
         manifest.validate();
+        requireReusedObjectsPresent(manifest, session);
         publish(manifest, warnings);
         return new BackupResult(manifest, base == null ? null : base.sourceLsn(), dir.skipped(), warnings);
+    }
+
+    /**
+     * An incremental names objects of earlier backups that it did not upload. They were there when those backups
+     * were taken, but a prune, an operator or a damaged store may have removed them since (and a listing may still
+     * show a backup whose objects are gone): publishing would then make a backup look complete that cannot be
+     * restored. One stat per object, which costs little next to the pages read.
+     */
+    private void requireReusedObjectsPresent(Manifest manifest, BackupSession session) throws IOException {
+        Set<String> checked = new HashSet<>(session.committedKeys());
+        List<String> problems = new ArrayList<>();
+        for (FileEntry file : manifest.files()) {
+            for (ObjectRef ref : file.objects()) {
+                if (!checked.add(ref.key())) {
+                    continue;
+                }
+                Optional<BlobInfo> info = repository.stat(ref);
+                if (info.isEmpty()) {
+                    problems.add(ref.key() + " is missing");
+                } else if (info.get().size() != ref.size()) {
+                    problems.add(ref.key() + " has " + info.get().size() + " bytes instead of " + ref.size());
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IntegrityException("backup " + manifest.id() + " would build on " + problems.size() + " objects of "
+                    + "earlier backups (parent " + manifest.parent() + ") that are gone or damaged ("
+                    + String.join("; ", problems.subList(0, Math.min(5, problems.size())))
+                    + (problems.size() > 5 ? "; ..." : "") + "), so it was not published. Run 'powdb-backup verify' to "
+                    + "see which backups are affected, and start a new chain with 'powdb-backup backup --full'.");
+        }
     }
 
     /**

@@ -74,6 +74,13 @@ final class BackupSession {
         contentStored += contentBytes;
     }
 
+    /** The keys (repository-relative) of the objects this backup uploaded. */
+    java.util.Set<String> committedKeys() {
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        committed.forEach(ref -> keys.add(ref.key()));
+        return keys;
+    }
+
     long bytesUploaded() {
         return uploaded;
     }
