@@ -26,7 +26,10 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.SequenceInputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Instant;
@@ -92,11 +95,17 @@ public final class BackupService {
             }
         }
 
-        // A live capture copies the WAL by following it, not as a file: it is not part of what is read.
-        long totalBytes = dir.files().stream().filter(f -> !live || f.kind() != FileKind.WAL)
-                .mapToLong(DataFile::size).sum();
         String lastRace = null;
         for (int attempt = 1; attempt <= MAX_CAPTURE_ATTEMPTS; attempt++) {
+            if (attempt > 1) {
+                // What made the last attempt fail (a table created or dropped, a heap that shrank) is in the
+                // directory now: compare with that, or every later attempt fails the same way.
+                dir = DataDirectory.scan(dataDir);
+                dir.requirePowDb();
+            }
+            // A live capture copies the WAL by following it, not as a file: it is not part of what is read.
+            long totalBytes = dir.files().stream().filter(f -> !live || f.kind() != FileKind.WAL)
+                    .mapToLong(DataFile::size).sum();
             BackupId provisional = BackupId.create(0, options.clock().instant());
             BackupSession session = new BackupSession(repository, Repository.dataPrefix(provisional),
                     options.progress(), totalBytes, options.compression());
@@ -121,7 +130,17 @@ public final class BackupService {
                 lastRace = race.getMessage();
             } catch (ManifestMayExist e) {
                 throw e; // its data objects stay: the manifest may be naming them
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException e) {
+                discard(session, e);
+                if (live && e instanceof NoSuchFileException gone && gone.getFile() != null
+                        && Files.isRegularFile(dir.path().resolve(PowDbFiles.CATALOG))
+                        && Path.of(gone.getFile()).getParent().equals(dir.path())) {
+                    // A file of a running database removed while read (a table dropped): capture again.
+                    lastRace = Path.of(gone.getFile()).getFileName() + " was removed while it was read";
+                    continue;
+                }
+                throw sourceGone(dir, e);
+            } catch (RuntimeException e) {
                 discard(session, e);
                 throw e;
             } finally {
@@ -133,6 +152,31 @@ public final class BackupService {
         throw new SourceException("the database never held still long enough for a consistent copy: "
                 + MAX_CAPTURE_ATTEMPTS + " attempts, the last failed because " + lastRace + ". Back up again at a "
                 + "quieter moment, or stop PowDB gracefully and back up with --require-quiescent.");
+    }
+
+    /**
+     * A file of the database that vanishes or turns unreadable while it is read surfaces as the JDK's bare
+     * path: say what that means. Errors about anything outside the data directory pass unchanged.
+     */
+    private static IOException sourceGone(DataDirectory dir, IOException e) {
+        if (!(e instanceof FileSystemException fs) || fs.getFile() == null
+                || !Path.of(fs.getFile()).toAbsolutePath().startsWith(dir.path().toAbsolutePath())) {
+            return e;
+        }
+        String what = Path.of(fs.getFile()).equals(dir.path()) ? "the data directory " + dir.path()
+                : fs.getFile() + " (in the data directory " + dir.path() + ")";
+        String why = e instanceof NoSuchFileException
+                ? what + " disappeared during the backup: the directory was removed, renamed or unmounted, or the "
+                        + "file was deleted"
+                : e instanceof AccessDeniedException ? what + " became unreadable during the backup (permission denied)"
+                : "reading " + what + " failed during the backup (" + (fs.getReason() == null ? e.getClass().getSimpleName()
+                        : fs.getReason()) + ")";
+        SourceException gone = new SourceException(why + ". Nothing was published, and what this backup had uploaded"
+                + " was removed; check --data-dir (or $POWDB_DATA) and the volume, then back up again.", e);
+        for (Throwable suppressed : e.getSuppressed()) {
+            gone.addSuppressed(suppressed);
+        }
+        return gone;
     }
 
     private static void discard(BackupSession session, Exception cause) {
