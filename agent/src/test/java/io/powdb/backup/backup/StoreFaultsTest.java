@@ -291,6 +291,73 @@ class StoreFaultsTest extends BackupTestSupport {
         System.out.println("restore: " + calls + " store calls, each failed in turn");
     }
 
+    /**
+     * A prune (plan and execution) with every one of its store calls failing in turn, on a fresh copy of one
+     * repository each time: a failed plan deletes nothing; a failed execution says so and stops; either way every
+     * backup still listed verifies, the kept chain restores, and the next prune ends where a prune without faults
+     * ends.
+     */
+    @Test
+    void aPruneWithAnyOneStoreCallFailing() throws IOException {
+        db.createTable("t", 8);
+        db.writeOptionalWholeFiles();
+        fullBackup();
+        db.updatePages("t", 1);
+        backup();
+        db.updatePages("t", 3);
+        fullBackup();
+        db.updatePages("t", 5);
+        backup();
+        Path template = tmp.resolve("repo");
+        RetentionPolicy policy = new RetentionPolicy(1, null, Duration.ZERO);
+        Clock later = Clock.offset(Clock.systemUTC(), Duration.ofMinutes(1));
+
+        Path clean = copy(template, tmp.resolve("prune-clean"));
+        FlakyStore counting = new FlakyStore(new LocalBlobStore(clean));
+        try (Repository repo = new Repository(counting, "")) {
+            assertTrue(new PruneService(repo).execute(PruneService.plan(repo, policy, later)).complete());
+        }
+        int calls = counting.calls.get();
+        List<String> expected = keys(clean, "");
+        for (int n = 1; n <= calls; n++) {
+            Path dir = copy(template, tmp.resolve("prune-" + n));
+            FlakyStore flaky = new FlakyStore(new LocalBlobStore(dir));
+            flaky.failAt = n;
+            try (Repository repo = new Repository(flaky, ""); Repository direct = direct(dir)) {
+                List<String> before = keys(dir, "");
+                try {
+                    PrunePlan plan = PruneService.plan(repo, policy, later);
+                    PruneService.Result result = new PruneService(repo).execute(plan);
+                    assertFalse(result.complete(), "call " + n + " failed and the prune did not notice");
+                    assertTrue(result.failure().contains("injected failure of call " + n)
+                            && result.failure().contains("run prune again"), result.failure());
+                } catch (IOException e) {
+                    assertTrue(e.getMessage().contains("injected failure of call " + n), "call " + n + ": " + e);
+                    assertEquals(before, keys(dir, ""), "a prune that could not plan deleted something");
+                }
+                assertVerifies(direct);
+                PowDbFixture.assertSameDatabase(db.dir(), restoreFrom(direct, new RestorePoint.Latest()), true);
+                assertTrue(new PruneService(direct).execute(PruneService.plan(direct, policy, later)).complete());
+                assertEquals(expected, keys(dir, ""), "the next prune finishes the job (call " + n + ")");
+            }
+        }
+        System.out.println("prune: " + calls + " store calls, each failed in turn");
+    }
+
+    private static Path copy(Path from, Path to) throws IOException {
+        try (Stream<Path> walk = Files.walk(from)) {
+            for (Path p : walk.toList()) {
+                Path dest = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(dest);
+                } else {
+                    Files.copy(p, dest);
+                }
+            }
+        }
+        return to;
+    }
+
     // ------------------------------------------------------------------------------------------------
     // Listings that lag behind writes and deletes.
 
