@@ -46,9 +46,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Every kind of stored object, damaged every way: one bit flipped at its first, middle and last byte,
  * truncated by one byte and to nothing, deleted, swapped with another object of its kind (of the same size
  * where there is one), and for manifests replaced by an older manifest under the newer name. For each case
- * the repository is a fresh copy of one template (a full backup, a quiescent incremental, a crash-consistent
- * incremental, three shipped WAL segments with a heartbeat, and a lease), and the case checks what the
- * catalogue expects of that kind:
+ * the repository is a fresh copy of one template (a full backup, a quiescent incremental that also adds a table,
+ * a crash-consistent incremental, three shipped WAL segments with a heartbeat, and a lease), and the case checks
+ * what the catalogue expects of that kind:
  *
  * <ul>
  *   <li>{@link Expect#DETECTED}: {@code verify} reports it naming the object (and the backup, or for WAL the
@@ -294,6 +294,7 @@ class CorruptionCatalogTest {
                 db.updatePages("a", 3, 7, 11);
                 db.updatePages("b", 2);
                 db.rewriteIndex("a", false);
+                db.createTable("c", 5); // a heap image and a full page map the full backup does not need
                 db.checkpoint();
                 t.record(backups.backup(db.dir(), options.withRequireQuiescent(true)).manifest(), db, root);
 
