@@ -11,6 +11,7 @@ import io.powdb.backup.repo.BackupCatalog;
 import io.powdb.backup.repo.BackupId;
 import io.powdb.backup.repo.BackupStats;
 import io.powdb.backup.repo.FileEntry;
+import io.powdb.backup.repo.IntegrityException;
 import io.powdb.backup.repo.Manifest;
 import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.PageMap;
@@ -18,6 +19,7 @@ import io.powdb.backup.repo.PageMaps;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.repo.WalAnchor;
+import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.Version;
 import io.powdb.backup.concurrent.Workers;
 
@@ -25,17 +27,22 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.SequenceInputStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Takes a backup of a PowDB data directory into a repository: full when there is nothing to build on (or
@@ -90,11 +97,17 @@ public final class BackupService {
             }
         }
 
-        // A live capture copies the WAL by following it, not as a file: it is not part of what is read.
-        long totalBytes = dir.files().stream().filter(f -> !live || f.kind() != FileKind.WAL)
-                .mapToLong(DataFile::size).sum();
         String lastRace = null;
         for (int attempt = 1; attempt <= MAX_CAPTURE_ATTEMPTS; attempt++) {
+            if (attempt > 1) {
+                // What made the last attempt fail (a table created or dropped, a heap that shrank) is in the
+                // directory now: compare with that, or every later attempt fails the same way.
+                dir = DataDirectory.scan(dataDir);
+                dir.requirePowDb();
+            }
+            // A live capture copies the WAL by following it, not as a file: it is not part of what is read.
+            long totalBytes = dir.files().stream().filter(f -> !live || f.kind() != FileKind.WAL)
+                    .mapToLong(DataFile::size).sum();
             BackupId provisional = BackupId.create(0, options.clock().instant());
             BackupSession session = new BackupSession(repository, Repository.dataPrefix(provisional),
                     options.progress(), totalBytes, options.compression());
@@ -119,7 +132,17 @@ public final class BackupService {
                 lastRace = race.getMessage();
             } catch (ManifestMayExist e) {
                 throw e; // its data objects stay: the manifest may be naming them
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException e) {
+                discard(session, e);
+                if (live && e instanceof NoSuchFileException gone && gone.getFile() != null
+                        && Files.isRegularFile(dir.path().resolve(PowDbFiles.CATALOG))
+                        && Path.of(gone.getFile()).getParent().equals(dir.path())) {
+                    // A file of a running database removed while read (a table dropped): capture again.
+                    lastRace = Path.of(gone.getFile()).getFileName() + " was removed while it was read";
+                    continue;
+                }
+                throw sourceGone(dir, e);
+            } catch (RuntimeException e) {
                 discard(session, e);
                 throw e;
             } finally {
@@ -131,6 +154,31 @@ public final class BackupService {
         throw new SourceException("the database never held still long enough for a consistent copy: "
                 + MAX_CAPTURE_ATTEMPTS + " attempts, the last failed because " + lastRace + ". Back up again at a "
                 + "quieter moment, or stop PowDB gracefully and back up with --require-quiescent.");
+    }
+
+    /**
+     * A file of the database that vanishes or turns unreadable while it is read surfaces as the JDK's bare
+     * path: say what that means. Errors about anything outside the data directory pass unchanged.
+     */
+    private static IOException sourceGone(DataDirectory dir, IOException e) {
+        if (!(e instanceof FileSystemException fs) || fs.getFile() == null
+                || !Path.of(fs.getFile()).toAbsolutePath().startsWith(dir.path().toAbsolutePath())) {
+            return e;
+        }
+        String what = Path.of(fs.getFile()).equals(dir.path()) ? "the data directory " + dir.path()
+                : fs.getFile() + " (in the data directory " + dir.path() + ")";
+        String why = e instanceof NoSuchFileException
+                ? what + " disappeared during the backup: the directory was removed, renamed or unmounted, or the "
+                        + "file was deleted"
+                : e instanceof AccessDeniedException ? what + " became unreadable during the backup (permission denied)"
+                : "reading " + what + " failed during the backup (" + (fs.getReason() == null ? e.getClass().getSimpleName()
+                        : fs.getReason()) + ")";
+        SourceException gone = new SourceException(why + ". Nothing was published, and what this backup had uploaded"
+                + " was removed; check --data-dir (or $POWDB_DATA) and the volume, then back up again.", e);
+        for (Throwable suppressed : e.getSuppressed()) {
+            gone.addSuppressed(suppressed);
+        }
+        return gone;
     }
 
     private static void discard(BackupSession session, Exception cause) {
@@ -317,9 +365,41 @@ public final class BackupService {
                 Version.current(),
                 HeapPage.SIZE, files, removed, stats);
         manifest.validate();
+        requireReusedObjectsPresent(manifest, session);
         publish(manifest, warnings);
         return new BackupResult(manifest, base == null ? null : base.sourceLsn(), dir.skipped(), warnings,
                 session.contentBytesUploaded());
+    }
+
+    /**
+     * An incremental names objects of earlier backups that it did not upload. They were there when those backups
+     * were taken, but a prune, an operator or a damaged store may have removed them since (and a listing may still
+     * show a backup whose objects are gone): publishing would then make a backup look complete that cannot be
+     * restored. One stat per object, which costs little next to the pages read.
+     */
+    private void requireReusedObjectsPresent(Manifest manifest, BackupSession session) throws IOException {
+        Set<String> checked = new HashSet<>(session.committedKeys());
+        List<String> problems = new ArrayList<>();
+        for (FileEntry file : manifest.files()) {
+            for (ObjectRef ref : file.objects()) {
+                if (!checked.add(ref.key())) {
+                    continue;
+                }
+                Optional<BlobInfo> info = repository.stat(ref);
+                if (info.isEmpty()) {
+                    problems.add(ref.key() + " is missing");
+                } else if (info.get().size() != ref.size()) {
+                    problems.add(ref.key() + " has " + info.get().size() + " bytes instead of " + ref.size());
+                }
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IntegrityException("backup " + manifest.id() + " would build on " + problems.size() + " objects of "
+                    + "earlier backups (parent " + manifest.parent() + ") that are gone or damaged ("
+                    + String.join("; ", problems.subList(0, Math.min(5, problems.size())))
+                    + (problems.size() > 5 ? "; ..." : "") + "), so it was not published. Run 'powdb-backup verify' to "
+                    + "see which backups are affected, and start a new chain with 'powdb-backup backup --full'.");
+        }
     }
 
     /**

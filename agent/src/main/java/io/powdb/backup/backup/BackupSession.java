@@ -82,6 +82,13 @@ final class BackupSession {
         uncertain.add(relativeKey);
     }
 
+    /** The keys (repository-relative) of the objects this backup uploaded. */
+    synchronized java.util.Set<String> committedKeys() {
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        committed.forEach(ref -> keys.add(ref.key()));
+        return keys;
+    }
+
     synchronized long bytesUploaded() {
         return uploaded;
     }

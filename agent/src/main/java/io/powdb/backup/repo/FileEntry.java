@@ -91,12 +91,17 @@ public record FileEntry(
         return FileKind.HEAP.jsonName().equals(kind);
     }
 
+    /** A name from a manifest as it can be printed: control characters (a NUL, an escape sequence) shown as '?'. */
+    static String printable(String text) {
+        return text == null ? "null" : text.replaceAll("\\p{Cntrl}", "?");
+    }
+
     /** Checks what a restore relies on, so that a tampered or damaged manifest is refused up front. */
     public void validate(String manifestId) throws IntegrityException {
-        String context = "backup " + manifestId + ", file " + name;
+        String context = "backup " + manifestId + ", file " + printable(name);
         if (!PowDbFiles.isSafeFileName(name)) {
-            throw new IntegrityException("backup " + manifestId + " names an unsafe file '" + name
-                    + "' (absolute, '..' or a separator): refusing to restore it");
+            throw new IntegrityException("backup " + manifestId + " names an unsafe file '" + printable(name)
+                    + "' (empty, absolute, '..', a separator or a control character): refusing to restore it");
         }
         FileKind fileKind;
         try {

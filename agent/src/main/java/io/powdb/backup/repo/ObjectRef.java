@@ -49,20 +49,21 @@ public record ObjectRef(String key, long size, String blake3, String format, Str
         if (key == null || key.isEmpty() || size < 0 || !Blake3.isHex(blake3)
                 || !(RAW.equals(format) || PAGES.equals(format) || PAGE_MAP.equals(format)
                 || PAGE_MAP_DELTA.equals(format))) {
-            throw new IntegrityException("malformed object reference in " + context + ": " + this);
+            throw new IntegrityException("malformed object reference in " + context + ": " + FileEntry.printable(toString()));
         }
         if (compression != null && !ZSTD.equals(compression)) {
-            throw new IntegrityException("object " + key + " in " + context + " has compression '" + compression
+            throw new IntegrityException("object " + FileEntry.printable(key) + " in " + context + " has compression '"
+                    + FileEntry.printable(compression)
                     + "', which this version does not know (only " + ZSTD + ")");
         }
         if ((compression != null) != (contentSize != null) || (contentSize != null && contentSize < 0)) {
             throw new IntegrityException("malformed object reference in " + context + ": content_size must be given "
-                    + "exactly for a compressed object, and not negative: " + this);
+                    + "exactly for a compressed object, and not negative: " + FileEntry.printable(toString()));
         }
         try {
             io.powdb.backup.store.BlobKeys.validate(key);
         } catch (IllegalArgumentException e) {
-            throw new IntegrityException("unsafe object key in " + context + ": " + e.getMessage());
+            throw new IntegrityException("unsafe object key in " + context + ": " + FileEntry.printable(e.getMessage()));
         }
     }
 }

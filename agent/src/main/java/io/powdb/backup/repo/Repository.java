@@ -210,7 +210,19 @@ public final class Repository implements Closeable {
         String key = key(ref.key());
         try (InputStream raw = new StoreErrors(store.open(key), key); HashingInputStream in = new HashingInputStream(raw)) {
             if (!ref.compressed()) {
-                consumer.accept(in);
+                try {
+                    consumer.accept(in);
+                } catch (IntegrityException e) {
+                    // A format error found while parsing is usually damage: say so when the hash agrees.
+                    in.drain();
+                    try {
+                        checkStored(ref, key, in);
+                    } catch (IntegrityException damaged) {
+                        damaged.addSuppressed(e);
+                        throw damaged;
+                    }
+                    throw e;
+                }
                 in.drain();
                 checkStored(ref, key, in);
                 return;

@@ -19,14 +19,15 @@ final class HeapFileSink implements PageSink {
     private final FileChannel channel;
     private final ByteBuffer run = ByteBuffer.allocate(RUN_PAGES * HeapPage.SIZE);
     private long runStart = -1;
+    private final long pages;
 
     HeapFileSink(Path file, long pages) throws IOException {
         this.channel = FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                 RestoreStaging.privateFileAttributes(file));
-        if (pages > 0) {
-            // Sets the length; every page is then overwritten exactly once.
-            channel.write(ByteBuffer.allocate(1), pages * HeapPage.SIZE - 1);
-        }
+        this.pages = pages;
+        // The length is not set up front: the page count comes from a manifest that is not yet checked against its
+        // page map, and a hostile one could ask for a 16 TiB file. Every page is written exactly once, so the file
+        // ends up exactly that long.
     }
 
     @Override
@@ -54,6 +55,9 @@ final class HeapFileSink implements PageSink {
     public void finish() throws IOException {
         if (runStart >= 0) {
             flushRun();
+        }
+        if (channel.size() != pages * HeapPage.SIZE) {
+            throw new IOException("the restored heap has " + channel.size() + " bytes instead of " + pages * HeapPage.SIZE);
         }
         channel.force(true);
     }

@@ -47,6 +47,20 @@ public final class RestoreService {
         repository.requireExists();
         BackupCatalog catalog = BackupCatalog.load(repository);
         WalPlan plan = new PointInTimePlanner(catalog, WalArchive.load(repository)).plan(point, options.timeline());
+        try {
+            return restore(catalog, plan, target, options);
+        } catch (IntegrityException e) {
+            // A damaged object is named by its key; the operator also needs to know which backup it broke.
+            String id = plan.base().id();
+            if (e.getMessage() != null && e.getMessage().contains(id)) {
+                throw e;
+            }
+            throw new IntegrityException("backup " + id + " cannot be restored: " + e.getMessage(), e);
+        }
+    }
+
+    private RestoreResult restore(BackupCatalog catalog, WalPlan plan, Path target, RestoreOptions options)
+            throws IOException {
         Manifest manifest = plan.base();
         List<Manifest> chain = catalog.chain(manifest);
         requireObjectsPresent(manifest);

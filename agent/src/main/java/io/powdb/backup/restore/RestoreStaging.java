@@ -66,6 +66,9 @@ final class RestoreStaging implements AutoCloseable {
         if (parent == null) {
             throw new RestoreException("cannot restore into the filesystem root");
         }
+        if (Files.exists(parent) && !Files.isDirectory(parent)) {
+            throw new RestoreException("cannot restore into " + target + ": " + parent + " is not a directory");
+        }
         Files.createDirectories(parent);
         String suffix = HexFormat.of().formatHex(random(6));
         boolean inside = exists && !Files.getFileStore(target).equals(Files.getFileStore(parent));
@@ -87,6 +90,7 @@ final class RestoreStaging implements AutoCloseable {
 
     /** Makes the restored database visible at the target, durably. */
     void commit() throws IOException {
+        makePrivate(staging);
         Fsync.directory(staging);
         if (inside) {
             List<String> names = entries(staging);
@@ -95,6 +99,7 @@ final class RestoreStaging implements AutoCloseable {
                 Files.move(staging.resolve(name), target.resolve(name), StandardCopyOption.ATOMIC_MOVE);
             }
             Files.delete(staging);
+            setMode(target, DIRECTORY_MODE); // a mount point comes with the volume's mode; PowDB's is 0700
             Fsync.directory(target);
         } else {
             try {
@@ -127,18 +132,44 @@ final class RestoreStaging implements AutoCloseable {
         }
     }
 
+    private static final String FILE_MODE = "rw-------";
+    private static final String DIRECTORY_MODE = "rwx------";
+
+    /**
+     * Sets 0600 on every file and 0700 on every directory of the restored tree. Files are created with those modes
+     * already, but a creation mode passes through the umask; a chmod does not, so whatever umask the agent runs
+     * with, the result is what PowDB itself creates.
+     */
+    private static void makePrivate(Path root) throws IOException {
+        if (!supportsPosix(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path path : walk.toList()) {
+                boolean dir = Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS);
+                setMode(path, dir ? DIRECTORY_MODE : FILE_MODE);
+            }
+        }
+    }
+
+    private static void setMode(Path path, String mode) throws IOException {
+        if (supportsPosix(path)) {
+            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString(mode));
+        }
+    }
+
     static void createPrivateDirectory(Path dir) throws IOException {
         Files.createDirectory(dir, privateDirectoryAttributes(dir));
     }
 
     static FileAttribute<?>[] privateFileAttributes(Path file) {
         return supportsPosix(file) ? new FileAttribute<?>[] {
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))} : new FileAttribute<?>[0];
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(FILE_MODE))} : new FileAttribute<?>[0];
     }
 
     private static FileAttribute<?>[] privateDirectoryAttributes(Path dir) {
         return supportsPosix(dir) ? new FileAttribute<?>[] {
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"))} : new FileAttribute<?>[0];
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(DIRECTORY_MODE))} : new FileAttribute<?>[0];
     }
 
     private static boolean supportsPosix(Path path) {

@@ -85,4 +85,57 @@ class RestoreOnSmallOrMountedTargetTest extends BackupTestSupport {
             assertEquals(0, entries.count(), "no staging directory left");
         }
     }
+
+    @Test
+    void aFullDiskLeavesAnExistingEmptyTargetAsItWas() throws Exception {
+        db.createTable("t", 400);
+        backup();
+        Path disk = mountTmpfs("small-disk-2", "512k");
+        Path target = Files.createDirectories(disk.resolve("db"));
+        java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(target);
+        String mode = java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(target));
+        RestoreException e = assertThrows(RestoreException.class, () -> restore(new RestorePoint.Latest(), target));
+        assertTrue(e.getMessage().contains("No space left on device"), e.getMessage());
+        assertTrue(Files.isDirectory(target), "the target is still there");
+        assertEquals(mode, java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(target)));
+        assertEquals(mtime, Files.getLastModifiedTime(target));
+        try (Stream<Path> entries = Files.list(disk)) {
+            assertEquals(List.of("db"), entries.map(p -> p.getFileName().toString()).toList(), "no staging directory left");
+        }
+        try (Stream<Path> entries = Files.list(target)) {
+            assertEquals(0, entries.count());
+        }
+    }
+
+    @Test
+    void aDiskThatFillsWhileTheShippedWalIsAppendedFailsClearlyAndLeavesNothing() throws Exception {
+        db.createTable("t", 30);
+        db.checkpoint();
+        io.powdb.backup.archive.WalShipper shipper = new io.powdb.backup.archive.WalShipper(repository, db.dir(),
+                tmp.resolve("ship"), java.time.Clock.systemUTC(), 1 << 20);
+        db.updatePages("t", 1);
+        shipper.shipOnce();
+        new io.powdb.backup.backup.BackupService(repository).backup(db.dir(), options());
+        for (int i = 0; i < 400; i++) {
+            db.updatePages("t", 2 + i % 25);
+        }
+        shipper.shipOnce();
+        // Room for the database as backed up, not for the WAL appended to it.
+        Path full = restore(new RestorePoint.AtOrBeforeLsn(db.lastLsn()));
+        long wal = Files.size(full.resolve("wal.log"));
+        long all;
+        try (Stream<Path> files = Files.list(full)) {
+            all = files.mapToLong(p -> p.toFile().length()).sum();
+        }
+        assertTrue(wal > 64 * 1024, wal + " bytes of WAL");
+        Path disk = mountTmpfs("wal-disk", ((all - wal / 2) / 1024) + "k");
+        Path target = disk.resolve("db");
+        RestoreException e = assertThrows(RestoreException.class,
+                () -> restore(new RestorePoint.AtOrBeforeLsn(db.lastLsn()), target));
+        assertTrue(e.getMessage().contains("No space left on device") && e.getMessage().contains("wal.log"), e.getMessage());
+        assertFalse(Files.exists(target));
+        try (Stream<Path> entries = Files.list(disk)) {
+            assertEquals(0, entries.count(), "no staging directory left");
+        }
+    }
 }
