@@ -136,7 +136,7 @@ public final class WalAppender {
     private byte[] download(WalSegment s, Path file, byte[] previousChain) throws IOException {
         String key = repository.key(s.key());
         byte[] digest;
-        try (InputStream raw = repository.store().open(key); HashingInputStream in = new HashingInputStream(raw);
+        try (InputStream raw = repository.openSegment(s.key()); HashingInputStream in = new HashingInputStream(raw);
              OutputStream outFile = Files.newOutputStream(file)) {
             in.transferTo(outFile);
             digest = HexFormat.of().parseHex(in.hex());

@@ -74,11 +74,16 @@ public final class WalVerifier {
         Path copy = Files.createTempFile(tempDir, "powdb-verify-wal-", ".seg");
         try {
             byte[] digest;
-            try (InputStream raw = repository.store().open(key); HashingInputStream in = new HashingInputStream(raw)) {
+            try (InputStream raw = repository.openSegment(s.key()); HashingInputStream in = new HashingInputStream(raw)) {
                 Files.copy(in, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
                 digest = HexFormat.of().parseHex(in.hex());
             } catch (BlobNotFoundException e) {
                 failures.add(key + " is missing");
+                return null;
+            } catch (io.powdb.backup.crypto.EncryptionKeyException e) {
+                throw e; // not damage: the wrong key, or none
+            } catch (io.powdb.backup.repo.IntegrityException e) {
+                failures.add(e.getMessage());
                 return null;
             }
             byte[] next = null;

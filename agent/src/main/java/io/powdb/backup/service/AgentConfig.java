@@ -40,7 +40,8 @@ public record AgentConfig(
         int httpPort,
         boolean jsonLogs,
         Duration shutdownGrace,
-        Compression compression) {
+        Compression compression,
+        Path encryptionKeyFile) {
 
     /** One setting: its name, default and what it does. */
     public record Setting(String name, String defaultValue, String meaning) {
@@ -78,6 +79,9 @@ public record AgentConfig(
             new Setting("POWDB_BACKUP_COMPRESSION", Compression.DEFAULT, "How backups store heap images, page packs "
                     + "and whole files: 'zstd:LEVEL' (1 fastest to 19; 'zstd' is level 1), readable with 'zstd -d', or "
                     + "'none' (as they are). Page maps and shipped WAL are never compressed."),
+            new Setting("POWDB_BACKUP_ENCRYPTION_KEY_FILE", "", "A key file written by 'powdb-backup keygen' (e.g. a "
+                    + "Kubernetes Secret mounted as a file): backups and shipped WAL are encrypted with it, and an "
+                    + "encrypted repository needs it. Unset: no encryption."),
             new Setting("POWDB_BACKUP_CONFIG", "", "A file of KEY=value lines with any of these settings; the "
                     + "environment wins."));
 
@@ -151,7 +155,9 @@ public record AgentConfig(
                 r.duration("POWDB_BACKUP_WAL_HEARTBEAT"), keepFull, keepWithin, r.duration("POWDB_BACKUP_PRUNE_GRACE"),
                 r.schedule("POWDB_BACKUP_PRUNE_SCHEDULE"), ttl, r.get("POWDB_BACKUP_HTTP_BIND"),
                 r.integer("POWDB_BACKUP_HTTP_PORT", -1, 65535), format.equals("json"),
-                r.duration("POWDB_BACKUP_SHUTDOWN_GRACE"), r.compression("POWDB_BACKUP_COMPRESSION"));
+                r.duration("POWDB_BACKUP_SHUTDOWN_GRACE"), r.compression("POWDB_BACKUP_COMPRESSION"),
+                r.get("POWDB_BACKUP_ENCRYPTION_KEY_FILE").isBlank() ? null
+                        : Path.of(r.get("POWDB_BACKUP_ENCRYPTION_KEY_FILE")));
     }
 
     /** The settings as the agent reads them, for its start-up log line (nothing secret is among them). */
@@ -169,6 +175,7 @@ public record AgentConfig(
         d.put("lease_ttl", Durations.format(leaseTtl));
         d.put("http", httpPort < 0 ? "off" : httpBind + ":" + httpPort);
         d.put("compression", compression.toString());
+        d.put("encryption", encryptionKeyFile == null ? "off" : "on"); // the key file's path is not secret, its content is
         return d;
     }
 
