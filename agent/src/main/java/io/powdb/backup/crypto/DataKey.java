@@ -13,6 +13,13 @@ public final class DataKey {
         this.bytes = bytes.clone();
     }
 
+    /** A fresh random data key (for benchmarks and tests; repositories create theirs in {@link RepositoryKeys}). */
+    public static DataKey random(String name) {
+        byte[] bytes = new byte[MasterKey.KEY_BYTES];
+        new java.security.SecureRandom().nextBytes(bytes);
+        return new DataKey(name, bytes);
+    }
+
     public String name() {
         return name;
     }

@@ -115,9 +115,10 @@ public final class MasterKey {
     }
 
     /**
-     * Reads a key file written by {@code keygen}. Group- or other-readable files are accepted with a warning:
+     * Reads a key file written by {@code keygen}. A file every user can read is accepted with a warning:
      * Kubernetes mounts Secrets 0644 unless {@code defaultMode} says otherwise, and refusing would break the
-     * common deployment, while the pod's filesystem is normally private to it anyway.
+     * common deployment, while the pod's filesystem is normally private to it anyway. Group-readable alone is
+     * not warned about: with {@code fsGroup} the kubelet makes Secret files 0440 for the pod's own group.
      *
      * @throws EncryptionKeyException when the file is missing, unreadable, empty, malformed or of the wrong length;
      *     the message never contains key material
@@ -138,8 +139,8 @@ public final class MasterKey {
         }
         try {
             Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file);
-            if (mode.contains(PosixFilePermission.GROUP_READ) || mode.contains(PosixFilePermission.OTHERS_READ)) {
-                warnings.add("encryption key file " + file + " is readable by group or others (mode "
+            if (mode.contains(PosixFilePermission.OTHERS_READ)) {
+                warnings.add("encryption key file " + file + " is readable by every user of this machine (mode "
                         + PosixFilePermissions.toString(mode) + "); make it owner-only (chmod 600, or defaultMode: 0400 "
                         + "for a Kubernetes Secret)");
             }

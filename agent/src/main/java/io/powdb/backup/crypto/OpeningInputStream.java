@@ -39,7 +39,8 @@ public final class OpeningInputStream extends InputStream {
     /** A byte read ahead to learn whether the chunk before it was the last one, or -1. */
     private int lookahead = -1;
 
-    OpeningInputStream(InputStream in, String objectKey, String expectedKeyName, KeyResolver keys) throws IOException {
+    public OpeningInputStream(InputStream in, String objectKey, String expectedKeyName, KeyResolver keys)
+            throws IOException {
         this.in = in;
         this.objectKey = objectKey;
         byte[] fixed = readFully(ChunkedAead.MAGIC.length + 4, "header");

@@ -26,6 +26,11 @@ public final class SealingOutputStream extends OutputStream {
     private long index;
     private boolean finished;
 
+    /** Starts an object in the default chunk size. */
+    public SealingOutputStream(OutputStream out, DataKey dataKey, String objectKey) throws IOException {
+        this(out, dataKey, objectKey, ChunkedAead.DEFAULT_CHUNK_SIZE);
+    }
+
     SealingOutputStream(OutputStream out, DataKey dataKey, String objectKey, int chunkSize) throws IOException {
         this.out = out;
         byte[] salt = new byte[ChunkedAead.SALT_BYTES];

@@ -54,7 +54,9 @@ class MasterKeyTest {
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
         MasterKey.Loaded loaded = MasterKey.load(file);
         assertEquals(1, loaded.warnings().size());
-        assertTrue(loaded.warnings().get(0).contains("readable by group or others"), loaded.warnings().toString());
+        assertTrue(loaded.warnings().get(0).contains("readable by every user"), loaded.warnings().toString());
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("r--r-----"));
+        assertEquals(List.of(), MasterKey.load(file).warnings()); // Kubernetes' 0440 with fsGroup
     }
 
     @Test

@@ -23,6 +23,8 @@ final class ListCommand extends CommandBase {
             for (BackupId id : catalog.idsByTime()) {
                 try {
                     rows.add(BackupSummary.of(catalog.manifest(id)));
+                } catch (io.powdb.backup.crypto.EncryptionKeyException e) {
+                    throw e; // the wrong key (or none): not damage
                 } catch (RepositoryException e) {
                     rows.add(BackupSummary.damaged(id, e.getMessage()));
                 }
