@@ -343,6 +343,56 @@ class EncryptedBackupTest extends BackupTestSupport {
         }), new RestorePoint.Latest(), image.key());
     }
 
+    // --- prune ---
+
+    @Test
+    void pruneDeletesTheDataKeysOfWhatItDeletesAndKeepsEveryOtherOne() throws IOException {
+        Scenario s = scenario();
+        db.checkpoint();
+        Manifest newFull = new BackupService(repository).backup(db.dir(), options().withForceFull(true)).manifest();
+        Path keys = tmp.resolve("repo").resolve("keys");
+        assertEquals(5, Files.list(keys).count()); // four backups, one WAL timeline
+        java.time.Clock later = java.time.Clock.fixed(java.time.Instant.now().plus(java.time.Duration.ofDays(30)),
+                java.time.ZoneOffset.UTC);
+        io.powdb.backup.retention.PrunePlan plan = io.powdb.backup.retention.PruneService.plan(repository,
+                new io.powdb.backup.retention.RetentionPolicy(1, java.time.Duration.ZERO, java.time.Duration.ofHours(1)),
+                later);
+        assertEquals(List.of(s.inc2().backupId(), s.inc1().backupId(), s.full().backupId()), plan.deletedBackups());
+        List<String> keyDeletions = plan.keyObjects().stream().map(io.powdb.backup.retention.PrunePlan.Deletion::key)
+                .sorted().toList();
+        List<String> expected = new ArrayList<>();
+        for (Manifest m : List.of(s.full(), s.inc1(), s.inc2())) {
+            expected.add(KeyObject.key(Repository.dataKeyName(m.backupId())));
+        }
+        expected.sort(null);
+        assertEquals(expected, keyDeletions.stream().filter(k -> k.startsWith("keys/backup-")).toList());
+        io.powdb.backup.retention.PruneService.Result result = new io.powdb.backup.retention.PruneService(repository)
+                .execute(plan);
+        assertTrue(result.complete(), result.failure());
+        assertTrue(Files.exists(keys.resolve("backup-" + newFull.backupId().session() + ".key")));
+        // a timeline's key stays exactly as long as one of its segments does
+        try (Stream<Path> timelines = Files.list(tmp.resolve("repo").resolve("wal"))) {
+            for (Path t : timelines.toList()) {
+                boolean segmentsLeft;
+                try (Stream<Path> files = Files.walk(t)) {
+                    segmentsLeft = files.anyMatch(p -> p.toString().endsWith(".seg"));
+                }
+                assertEquals(segmentsLeft, Files.exists(keys.resolve("wal-" + t.getFileName() + ".key")), t.toString());
+                assertEquals(!segmentsLeft, keyDeletions.contains("keys/wal-" + t.getFileName() + ".key"));
+            }
+        }
+        VerifyReport report = new VerifyService(repository).verify(Optional.empty(), tmp.resolve("v"), (p, d, t) -> { });
+        assertTrue(report.ok(), report.failures().toString());
+        assertEquals(List.of(newFull.backupId()), repository.backupIds());
+        assertRestoreWorks(newFull.backupId());
+    }
+
+    private void assertRestoreWorks(BackupId id) throws IOException {
+        Path target = newTarget();
+        new RestoreService(repository).restore(new RestorePoint.ById(id), target, RestoreOptions.defaults());
+        assertTrue(Files.exists(target.resolve("a.heap")));
+    }
+
     // --- rekey ---
 
     /** Every stored data object, manifest and segment with its bytes' hash and modification time. */
