@@ -44,6 +44,12 @@ public record KeyObject(String format, int formatVersion, String name, String al
             throw new IntegrityException("key object " + objectKey + " uses algorithm " + k.algorithm
                     + ", which this version does not know");
         }
+        for (Wrapping w : k.wrappings) {
+            if (w == null || w.masterKeyId() == null || !w.masterKeyId().matches("[0-9a-f]{16}") || w.nonce() == null
+                    || w.wrappedKey() == null) {
+                throw new IntegrityException("key object " + objectKey + " is damaged: a wrapping is incomplete");
+            }
+        }
         if (!expectedName.equals(k.name)) {
             throw new IntegrityException("key object " + objectKey + " holds the key of " + k.name
                     + ": it was swapped or copied");

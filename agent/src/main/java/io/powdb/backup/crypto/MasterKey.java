@@ -34,6 +34,7 @@ public final class MasterKey {
     public static final int KEY_BYTES = 32;
     static final String FILE_HEADER = "powdb-backup-encryption-key v1";
     private static final int WRAP_NONCE_BYTES = 12;
+    private static final int MAX_FILE_BYTES = 64 << 10;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final byte[] key;
@@ -127,7 +128,13 @@ public final class MasterKey {
         List<String> warnings = new ArrayList<>();
         byte[] raw;
         try {
+            if (Files.isRegularFile(file) && Files.size(file) > MAX_FILE_BYTES) {
+                throw new EncryptionKeyException("encryption key file " + file + " is " + Files.size(file) + " bytes: "
+                        + "not a key file (those are about 250 bytes); check --encryption-key-file");
+            }
             raw = Files.readAllBytes(file);
+        } catch (EncryptionKeyException e) {
+            throw e;
         } catch (NoSuchFileException e) {
             throw new EncryptionKeyException("encryption key file " + file + " does not exist: check "
                     + "--encryption-key-file or $POWDB_BACKUP_ENCRYPTION_KEY_FILE (create a key with 'powdb-backup keygen')");

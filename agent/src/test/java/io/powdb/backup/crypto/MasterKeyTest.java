@@ -86,6 +86,10 @@ class MasterKeyTest {
             }
         }
         assertFalse(encoded.isEmpty());
+        Path huge = tmp.resolve("huge");
+        Files.write(huge, new byte[1 << 20]);
+        EncryptionKeyException big = assertThrows(EncryptionKeyException.class, () -> MasterKey.load(huge));
+        assertTrue(big.getMessage().contains("not a key file"), big.getMessage());
         EncryptionKeyException missing = assertThrows(EncryptionKeyException.class,
                 () -> MasterKey.load(tmp.resolve("absent")));
         assertTrue(missing.getMessage().contains("does not exist"), missing.getMessage());
