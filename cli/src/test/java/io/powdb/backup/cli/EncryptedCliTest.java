@@ -187,6 +187,9 @@ class EncryptedCliTest {
 
         JsonNode list = json(ok(withA, "list", "--repo", repo, "--json"));
         assertEquals(2, list.size());
+        for (JsonNode row : list) {
+            assertEquals(idA, row.get("master_key_ids").get(0).asText(), row.toString());
+        }
         ok(withA, "list", "--repo", repo);
         ok(withA, "status", "--repo", repo);
         JsonNode status = json(ok(withA, "status", "--repo", repo, "--json"));
