@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # JMH micro-benchmarks of the agent's hot paths (benchmarks/ module): BLAKE3 (ours on one thread, ours
-# with the hashing pool, commons-codec) and the per-page work of a heap scan. Prints MB/s per benchmark.
+# with the hashing pool, commons-codec), the per-page work of a heap scan, and the chunked AES-256-GCM
+# encryption of objects (EncryptionBenchmark). Prints MB/s per benchmark.
 #
 #   bench/jmh.sh [JMH ARGS...]        e.g. bench/jmh.sh Blake3Benchmark.oursParallel -p size=67108864
 #

@@ -18,13 +18,14 @@ import java.util.HexFormat;
  */
 record SegmentDownload(String key, long size, byte[] digest) {
     /**
-     * Downloads {@code segment} into {@code file} (which it overwrites).
+     * Downloads {@code segment} into {@code file} (which it overwrites), decrypted when the repository is
+     * encrypted: size and BLAKE3 are the plaintext's, which the chain covers.
      *
      * @throws io.powdb.backup.store.BlobNotFoundException when the segment is not in the store
      */
     static SegmentDownload of(Repository repository, WalSegment segment, Path file) throws IOException {
         String key = repository.key(segment.key());
-        try (InputStream raw = repository.store().open(key); HashingInputStream in = new HashingInputStream(raw);
+        try (InputStream raw = repository.openSegment(segment.key()); HashingInputStream in = new HashingInputStream(raw);
              OutputStream out = Files.newOutputStream(file)) {
             in.transferTo(out);
             return new SegmentDownload(key, in.count(), HexFormat.of().parseHex(in.hex()));

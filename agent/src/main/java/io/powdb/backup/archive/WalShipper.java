@@ -289,7 +289,7 @@ public final class WalShipper implements AutoCloseable {
         WalSegment segment = new WalSegment(spool.timeline, spool.generation, cut.startOffset(), cut.endOffset(),
                 cut.firstLsn(), cut.lastLsn(), cut.lastDataLsn(), clock.instant(), HexFormat.of().formatHex(next));
         try (InputStream in = spool.read(cut.length())) {
-            repository.store().put(repository.key(segment.key()), in, WriteMode.CREATE_NEW);
+            repository.putSegment(segment.key(), in);
         } catch (BlobAlreadyExistsException e) {
             throw new IOException("WAL segment " + segment.key() + " already exists: is another agent shipping into "
                     + "this repository?", e);

@@ -75,6 +75,11 @@ public final class WalVerifier {
             } catch (BlobNotFoundException e) {
                 failures.add(key + " is missing");
                 return null;
+            } catch (io.powdb.backup.crypto.EncryptionKeyException e) {
+                throw e; // not damage: the wrong key, or none
+            } catch (io.powdb.backup.repo.IntegrityException e) {
+                failures.add(e.getMessage());
+                return null;
             }
             byte[] next = null;
             if (chain != null) {

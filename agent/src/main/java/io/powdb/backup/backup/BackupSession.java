@@ -70,6 +70,12 @@ final class BackupSession {
         }
     }
 
+    /** The encrypting stream an object's bytes pass through before {@code stored}, or null when not encrypting. */
+    io.powdb.backup.crypto.SealingOutputStream sealing(String relativeKey, java.io.OutputStream stored)
+            throws IOException {
+        return repository.sealing(relativeKey, stored);
+    }
+
     /** @param contentBytes the bytes written to it, before any compression */
     synchronized void committed(ObjectRef ref, long contentBytes) {
         committed.add(ref);

@@ -2,6 +2,7 @@ package io.powdb.backup.backup;
 
 import com.github.luben.zstd.RecyclingBufferPool;
 import com.github.luben.zstd.ZstdOutputStreamNoFinalizer;
+import io.powdb.backup.crypto.SealingOutputStream;
 import io.powdb.backup.integrity.HashingOutputStream;
 import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.store.BlobWriter;
@@ -15,7 +16,9 @@ import java.io.OutputStream;
  *
  * <p>A compressed object takes plain bytes on {@link #stream()} and stores them as one zstd frame (with its
  * content checksum, so {@code zstd -d} checks it too): the hash and size recorded are those of the stored
- * frame, and the content's length is recorded as {@code content_size}.
+ * frame, and the content's length is recorded as {@code content_size}. In an encrypting repository the
+ * (compressed) bytes are then encrypted: content -> zstd -> encrypt -> BLAKE3 of what is stored, so the stored
+ * bytes can be checked without the key.
  */
 final class PendingObject implements AutoCloseable {
     private final String key;
@@ -25,6 +28,8 @@ final class PendingObject implements AutoCloseable {
     /** Null for an object stored as is. */
     private final Compression compression;
     private final ZstdOutputStreamNoFinalizer zstd;
+    /** Null when the repository does not encrypt. */
+    private final SealingOutputStream sealing;
     /** What the caller writes to: {@link #stored}, or the compressor in front of it. */
     private final Counting content;
     private final BackupSession session;
@@ -37,9 +42,11 @@ final class PendingObject implements AutoCloseable {
         this.writer = writer;
         this.session = session;
         this.stored = new HashingOutputStream(writer.stream());
+        this.sealing = session.sealing(key, stored);
+        OutputStream encoded = sealing == null ? stored : sealing;
         if (compression.enabled()) {
             this.compression = compression;
-            ZstdOutputStreamNoFinalizer z = new ZstdOutputStreamNoFinalizer(stored, RecyclingBufferPool.INSTANCE);
+            ZstdOutputStreamNoFinalizer z = new ZstdOutputStreamNoFinalizer(encoded, RecyclingBufferPool.INSTANCE);
             try {
                 z.setLevel(compression.level()).setChecksum(true);
                 if (workers > 0) {
@@ -54,7 +61,7 @@ final class PendingObject implements AutoCloseable {
         } else {
             this.compression = null;
             this.zstd = null;
-            this.content = new Counting(stored);
+            this.content = new Counting(encoded);
         }
     }
 
@@ -68,6 +75,9 @@ final class PendingObject implements AutoCloseable {
             finished = true;
             zstd.closeWithoutClosingParentStream(); // ends the frame and frees the compressor
         }
+        if (sealing != null) {
+            sealing.finish(); // seals the last chunk
+        }
         stored.flush();
         try {
             writer.commit();
@@ -77,8 +87,10 @@ final class PendingObject implements AutoCloseable {
             session.mayExist(key);
             throw e;
         }
-        ObjectRef ref = zstd == null ? new ObjectRef(key, stored.count(), stored.hex(), format)
-                : new ObjectRef(key, stored.count(), stored.hex(), format, compression.algorithm(), content.count);
+        String algorithm = zstd == null ? null : compression.algorithm();
+        ObjectRef ref = sealing == null && zstd == null ? new ObjectRef(key, stored.count(), stored.hex(), format)
+                : new ObjectRef(key, stored.count(), stored.hex(), format, algorithm, content.count,
+                        sealing == null ? null : ObjectRef.AES_256_GCM);
         session.committed(ref, content.count);
         return ref;
     }

@@ -145,7 +145,7 @@ public record FileEntry(
                 throw new IntegrityException(context + ": incomplete file entry");
             }
             object.validate(context);
-            boolean matches = object.compressed() ? object.contentSize() == size
+            boolean matches = object.transformed() ? object.contentSize() == size
                     : object.size() == size && object.blake3().equals(blake3);
             if (!ObjectRef.RAW.equals(object.format()) || !matches) {
                 throw new IntegrityException(context + ": object does not match the file's size and hash");

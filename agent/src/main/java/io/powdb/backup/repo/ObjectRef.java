@@ -16,7 +16,8 @@ import io.powdb.backup.integrity.Blake3;
  * content itself and {@code content_size} is absent.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record ObjectRef(String key, long size, String blake3, String format, String compression, Long contentSize) {
+public record ObjectRef(String key, long size, String blake3, String format, String compression, Long contentSize,
+        String encryption) {
     /** A whole file's bytes, or a heap's pages back to back. */
     public static final String RAW = "raw";
     /** Changed heap pages: see {@link PagePack}. */
@@ -28,9 +29,29 @@ public record ObjectRef(String key, long size, String blake3, String format, Str
     /** Compression: the stored bytes are one zstd frame (RFC 8878). */
     public static final String ZSTD = "zstd";
 
+    /** Encryption: the stored bytes are powdb-backup's chunked AES-256-GCM format (docs/REPOSITORY-FORMAT.md). */
+    public static final String AES_256_GCM = "aes-256-gcm";
+
     /** An object stored as is. */
     public ObjectRef(String key, long size, String blake3, String format) {
-        this(key, size, blake3, format, null, null);
+        this(key, size, blake3, format, null, null, null);
+    }
+
+    /** An object stored compressed (or as is, when {@code compression} is null), not encrypted. */
+    public ObjectRef(String key, long size, String blake3, String format, String compression, Long contentSize) {
+        this(key, size, blake3, format, compression, contentSize, null);
+    }
+
+    /** Whether the stored bytes must be decrypted (before any decompression). */
+    @JsonIgnore
+    public boolean encrypted() {
+        return encryption != null;
+    }
+
+    /** Whether the stored bytes differ from the content (compressed, encrypted or both). */
+    @JsonIgnore
+    public boolean transformed() {
+        return compressed() || encrypted();
     }
 
     /** Whether the stored bytes must be decompressed to give the content. */
@@ -56,9 +77,13 @@ public record ObjectRef(String key, long size, String blake3, String format, Str
                     + FileEntry.printable(compression)
                     + "', which this version does not know (only " + ZSTD + ")");
         }
-        if ((compression != null) != (contentSize != null) || (contentSize != null && contentSize < 0)) {
+        if (encryption != null && !AES_256_GCM.equals(encryption)) {
+            throw new IntegrityException("object " + key + " in " + context + " has encryption '" + encryption
+                    + "', which this version does not know (only " + AES_256_GCM + ")");
+        }
+        if (transformed() != (contentSize != null) || (contentSize != null && contentSize < 0)) {
             throw new IntegrityException("malformed object reference in " + context + ": content_size must be given "
-                    + "exactly for a compressed object, and not negative: " + FileEntry.printable(toString()));
+                    + "exactly for a compressed or encrypted object, and not negative: " + FileEntry.printable(toString()));
         }
         try {
             io.powdb.backup.store.BlobKeys.validate(key);

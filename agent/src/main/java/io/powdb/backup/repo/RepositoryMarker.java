@@ -1,19 +1,47 @@
 package io.powdb.backup.repo;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
+
 import java.io.IOException;
 import java.security.SecureRandom;
 import java.time.Instant;
 import java.util.HexFormat;
 
-/** The object that says "a powdb-backup repository lives here" and which format version it uses. */
-public record RepositoryMarker(String format, int formatVersion, String repositoryId, String created) {
+/**
+ * The object that says "a powdb-backup repository lives here", which format version it uses and whether it is
+ * encrypted. An encrypted repository's marker has format version 2, so a powdb-backup without encryption
+ * refuses it ("upgrade") instead of misreading it; a plaintext one stays version 1.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record RepositoryMarker(String format, int formatVersion, String repositoryId, String created,
+        Encryption encryption) {
     static final String FORMAT = "powdb-backup/repository";
-    static final int FORMAT_VERSION = 1;
+    static final int FORMAT_VERSION = 2;
+    static final int PLAINTEXT_FORMAT_VERSION = 1;
 
-    static RepositoryMarker create(Instant now) {
+    /** How the repository's objects are encrypted, and with which master key its newest data keys are wrapped. */
+    public record Encryption(String algorithm, String masterKeyId) {
+        public static final String ALGORITHM = "AES-256-GCM";
+    }
+
+    static RepositoryMarker create(Instant now, String masterKeyId) {
         byte[] id = new byte[8];
         new SecureRandom().nextBytes(id);
-        return new RepositoryMarker(FORMAT, FORMAT_VERSION, HexFormat.of().formatHex(id), now.toString());
+        String repositoryId = HexFormat.of().formatHex(id);
+        return masterKeyId == null
+                ? new RepositoryMarker(FORMAT, PLAINTEXT_FORMAT_VERSION, repositoryId, now.toString(), null)
+                : new RepositoryMarker(FORMAT, FORMAT_VERSION, repositoryId, now.toString(),
+                        new Encryption(Encryption.ALGORITHM, masterKeyId));
+    }
+
+    /** The same repository, encrypted with {@code masterKeyId}. */
+    RepositoryMarker encryptedWith(String masterKeyId) {
+        return new RepositoryMarker(FORMAT, FORMAT_VERSION, repositoryId, created,
+                new Encryption(Encryption.ALGORITHM, masterKeyId));
+    }
+
+    public boolean encrypted() {
+        return encryption != null;
     }
 
     byte[] encode() throws IOException {
@@ -41,6 +69,11 @@ public record RepositoryMarker(String format, int formatVersion, String reposito
         }
         if (marker.formatVersion() > FORMAT_VERSION) {
             throw newer(location, marker.formatVersion());
+        }
+        if (marker.encrypted() && (!Encryption.ALGORITHM.equals(marker.encryption().algorithm())
+                || marker.encryption().masterKeyId() == null)) {
+            throw new IntegrityException("repository marker " + Repository.MARKER + " at " + location
+                    + " names an unknown encryption " + marker.encryption().algorithm());
         }
         return marker;
     }

@@ -22,6 +22,9 @@ import java.util.Locale;
  *                       interrupted backups older than the grace period
  * @param walSegments    the shipped WAL segments to delete, oldest first
  * @param heartbeats     the heartbeats of timelines that lose every segment (or had none left)
+ * @param keyObjects     data keys ({@code keys/}) of encrypted repositories that nothing left needs: of backups
+ *                       whose manifest and data objects all go (and no kept backup names an object of theirs), of
+ *                       timelines that lose every segment; deleted last
  * @param walKeptFrom    shipped WAL from this time on is kept (the oldest kept backup's time less the clock skew
  *                       margin); null when no backup is kept
  * @param warnings       things the operator should know (broken chains, keys prune does not recognise)
@@ -36,6 +39,7 @@ public record PrunePlan(
         List<Deletion> dataObjects,
         List<Deletion> walSegments,
         List<Deletion> heartbeats,
+        List<Deletion> keyObjects,
         Instant walKeptFrom,
         List<String> warnings) {
 
@@ -84,6 +88,7 @@ public record PrunePlan(
         dataObjects = List.copyOf(dataObjects);
         walSegments = List.copyOf(walSegments);
         heartbeats = List.copyOf(heartbeats);
+        keyObjects = List.copyOf(keyObjects);
         warnings = List.copyOf(warnings);
     }
 
@@ -94,15 +99,17 @@ public record PrunePlan(
         all.addAll(dataObjects);
         all.addAll(walSegments);
         all.addAll(heartbeats);
+        all.addAll(keyObjects);
         return all;
     }
 
     public boolean isEmpty() {
-        return manifests.isEmpty() && dataObjects.isEmpty() && walSegments.isEmpty() && heartbeats.isEmpty();
+        return manifests.isEmpty() && dataObjects.isEmpty() && walSegments.isEmpty() && heartbeats.isEmpty()
+                && keyObjects.isEmpty();
     }
 
     public int objectCount() {
-        return manifests.size() + dataObjects.size() + walSegments.size() + heartbeats.size();
+        return manifests.size() + dataObjects.size() + walSegments.size() + heartbeats.size() + keyObjects.size();
     }
 
     public long manifestBytes() {
@@ -118,7 +125,7 @@ public record PrunePlan(
     }
 
     public long totalBytes() {
-        return manifestBytes() + dataBytes() + walBytes();
+        return manifestBytes() + dataBytes() + walBytes() + bytes(keyObjects);
     }
 
     public static long bytes(List<Deletion> deletions) {
@@ -136,8 +143,8 @@ public record PrunePlan(
 
     /** A one-line summary of what is deleted. */
     public String summary() {
-        return String.format(Locale.ROOT, "%d backups (%d manifests), %d data objects, %d WAL segments, %d heartbeats: "
-                        + "%d bytes", deletedBackups.size(), manifests.size(), dataObjects.size(), walSegments.size(),
-                heartbeats.size(), totalBytes());
+        return String.format(Locale.ROOT, "%d backups (%d manifests), %d data objects, %d WAL segments, %d heartbeats, "
+                        + "%d data keys: %d bytes", deletedBackups.size(), manifests.size(), dataObjects.size(),
+                walSegments.size(), heartbeats.size(), keyObjects.size(), totalBytes());
     }
 }

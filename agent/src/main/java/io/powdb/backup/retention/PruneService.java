@@ -2,6 +2,7 @@ package io.powdb.backup.retention;
 
 import io.powdb.backup.archive.Heartbeat;
 import io.powdb.backup.archive.WalSegment;
+import io.powdb.backup.crypto.KeyObject;
 import io.powdb.backup.repo.BackupId;
 import io.powdb.backup.repo.FileEntry;
 import io.powdb.backup.repo.IntegrityException;
@@ -85,6 +86,7 @@ public final class PruneService {
     private static final String SESSION = "\\d{8}T\\d{9}Z-[0-9a-f]{6}";
     private static final Pattern DATA_KEY = Pattern.compile("data/(" + SESSION + ")/(?:files|heaps|maps)/.+");
     private static final Pattern HEARTBEAT_KEY = Pattern.compile("wal/(" + SESSION + ")/heartbeat\\.json");
+    private static final Pattern KEY_OBJECT = Pattern.compile("keys/(backup|wal)-(" + SESSION + ")\\.key");
     private static final String NO_LSN = "0".repeat(20);
 
     /** Newest first: by creation time, then id (the order {@code BackupCatalog.latest()} uses). */
@@ -111,14 +113,14 @@ public final class PruneService {
      * @param failure null when every deletion of the plan was done
      */
     public record Result(int manifestsDeleted, int dataObjectsDeleted, int walSegmentsDeleted, int heartbeatsDeleted,
-            long bytesDeleted, int planned, String failure) {
+            int keyObjectsDeleted, long bytesDeleted, int planned, String failure) {
 
         public boolean complete() {
             return failure == null;
         }
 
         public int objectsDeleted() {
-            return manifestsDeleted + dataObjectsDeleted + walSegmentsDeleted + heartbeatsDeleted;
+            return manifestsDeleted + dataObjectsDeleted + walSegmentsDeleted + heartbeatsDeleted + keyObjectsDeleted;
         }
     }
 
@@ -154,26 +156,29 @@ public final class PruneService {
             throw new IllegalArgumentException("this prune plan was made for " + plan.repository() + ", not for "
                     + repository.location());
         }
-        int[] counts = new int[4];
+        int[] counts = new int[5];
         long bytes = 0;
-        List<List<Deletion>> phases = List.of(plan.manifests(), plan.dataObjects(), plan.walSegments(), plan.heartbeats());
+        // Data keys go last: until everything encrypted with one is gone, it must stay.
+        List<List<Deletion>> phases = List.of(plan.manifests(), plan.dataObjects(), plan.walSegments(), plan.heartbeats(),
+                plan.keyObjects());
         for (int phase = 0; phase < phases.size(); phase++) {
             for (Deletion d : phases.get(phase)) {
                 try {
                     repository.delete(d.key());
                 } catch (IOException | RuntimeException e) {
-                    int done = counts[0] + counts[1] + counts[2] + counts[3];
+                    int done = counts[0] + counts[1] + counts[2] + counts[3] + counts[4];
                     String failure = "deleting " + d.key() + " from " + repository.location() + " failed ("
                             + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()) + "); stopped after "
                             + done + " of " + plan.objectCount() + " objects. Every remaining backup is intact; run "
                             + "prune again to finish.";
-                    return new Result(counts[0], counts[1], counts[2], counts[3], bytes, plan.objectCount(), failure);
+                    return new Result(counts[0], counts[1], counts[2], counts[3], counts[4], bytes, plan.objectCount(),
+                            failure);
                 }
                 counts[phase]++;
                 bytes += d.size();
             }
         }
-        return new Result(counts[0], counts[1], counts[2], counts[3], bytes, plan.objectCount(), null);
+        return new Result(counts[0], counts[1], counts[2], counts[3], counts[4], bytes, plan.objectCount(), null);
     }
 
     /** A data object as listed: key relative to the repository, size, and its session's name and time. */
@@ -198,6 +203,8 @@ public final class PruneService {
         /** timeline → generation number → segments in offset order. */
         private final Map<String, TreeMap<Integer, List<Segment>>> timelines = new TreeMap<>();
         private final Map<String, BlobInfo> heartbeats = new TreeMap<>();
+        /** Data key objects by kind ("backup" or "wal") and session or timeline. */
+        private final Map<String, BlobInfo> keyObjects = new TreeMap<>();
         private final Map<BackupId, Manifest> manifests = new HashMap<>();
 
         Planner(Repository repository, RetentionPolicy policy, Instant now) {
@@ -211,6 +218,7 @@ public final class PruneService {
             listManifests();
             listData();
             listWal();
+            listKeys();
             readManifests();
 
             Map<BackupId, EnumSet<Rule>> kept = keptBackups();
@@ -229,6 +237,7 @@ public final class PruneService {
             List<Deletion> segmentDeletions = new ArrayList<>();
             List<Deletion> heartbeatDeletions = new ArrayList<>();
             Instant walKeptFrom = walDeletions(kept.keySet(), segmentDeletions, heartbeatDeletions);
+            List<Deletion> keyDeletions = keyDeletions(kept.keySet(), manifestDeletions, dataDeletions, segmentDeletions);
 
             if (unrecognised > 0) {
                 warnings.add(unrecognised + " objects under manifests/, data/ or wal/ are not named the way powdb-backup"
@@ -242,7 +251,73 @@ public final class PruneService {
                 keptList.add(new KeptBackup(id, m.type(), BackupId.parse(m.chain()), id.created(), List.copyOf(kept.get(id))));
             }
             return new PrunePlan(repository.location(), now, policy, keptList, deleted, manifestDeletions, dataDeletions,
-                    segmentDeletions, heartbeatDeletions, walKeptFrom, warnings);
+                    segmentDeletions, heartbeatDeletions, keyDeletions, walKeptFrom, warnings);
+        }
+
+        private void listKeys() throws IOException {
+            for (BlobInfo info : repository.store().listAll(repository.key(KeyObject.PREFIX))) {
+                Matcher m = KEY_OBJECT.matcher(relative(info));
+                if (m.matches() && backupId(NO_LSN + "-" + m.group(2)).isPresent()) {
+                    keyObjects.put(m.group(1) + "-" + m.group(2), info);
+                } else {
+                    unrecognised++;
+                }
+            }
+        }
+
+        /**
+         * The data keys nothing left needs. A backup's key stays while any manifest of its session stays, any
+         * kept backup names an object of its session, or any object of its session stays; a session neither
+         * deleted nor older than the grace period (a backup in progress) keeps it too. A timeline's key stays
+         * while any of its segments stays, or while it is younger than the grace period (a shipper starting).
+         */
+        private List<Deletion> keyDeletions(Set<BackupId> kept, List<Deletion> manifestDeletions,
+                List<Deletion> dataDeletions, List<Deletion> segmentDeletions) {
+            Set<String> goingKeys = new HashSet<>();
+            manifestDeletions.forEach(d -> goingKeys.add(d.key()));
+            dataDeletions.forEach(d -> goingKeys.add(d.key()));
+            segmentDeletions.forEach(d -> goingKeys.add(d.key()));
+            Set<String> needed = new HashSet<>();
+            for (BackupId id : manifestObjects.keySet()) {
+                if (!goingKeys.contains(Repository.manifestKey(id))) {
+                    needed.add("backup-" + id.session());
+                }
+            }
+            for (BackupId id : kept) {
+                needed.add("backup-" + id.session());
+                for (FileEntry file : manifests.get(id).files()) {
+                    for (ObjectRef ref : file.objects()) {
+                        Matcher m = DATA_KEY.matcher(ref.key());
+                        if (m.matches()) {
+                            needed.add("backup-" + m.group(1));
+                        }
+                    }
+                }
+            }
+            for (DataObject object : dataObjects) {
+                if (!goingKeys.contains(object.key())) {
+                    needed.add("backup-" + object.session());
+                }
+            }
+            for (Map.Entry<String, TreeMap<Integer, List<Segment>>> timeline : timelines.entrySet()) {
+                for (List<Segment> generation : timeline.getValue().values()) {
+                    for (Segment s : generation) {
+                        if (!goingKeys.contains(s.key())) {
+                            needed.add("wal-" + timeline.getKey());
+                        }
+                    }
+                }
+            }
+            Instant graceCutoff = now.minus(policy.grace());
+            List<Deletion> deletions = new ArrayList<>();
+            for (Map.Entry<String, BlobInfo> k : keyObjects.entrySet()) {
+                String name = k.getKey();
+                Instant created = BackupId.parse(NO_LSN + "-" + name.substring(name.indexOf('-') + 1)).created();
+                if (!needed.contains(name) && created.isBefore(graceCutoff)) {
+                    deletions.add(new Deletion(relative(k.getValue()), k.getValue().size()));
+                }
+            }
+            return deletions;
         }
 
         private String relative(BlobInfo info) {

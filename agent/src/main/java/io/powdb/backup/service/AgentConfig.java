@@ -42,7 +42,8 @@ public record AgentConfig(
         boolean jsonLogs,
         Duration shutdownGrace,
         Compression compression,
-        int parallelism) {
+        int parallelism,
+        Path encryptionKeyFile) {
 
     /** One setting: its name, default and what it does. */
     public record Setting(String name, String defaultValue, String meaning) {
@@ -82,6 +83,9 @@ public record AgentConfig(
                     + "'none' (as they are). Page maps and shipped WAL are never compressed."),
             new Setting("POWDB_BACKUP_PARALLELISM", Workers.AUTO, "How many files a backup reads, compresses and "
                     + "uploads at once: 'auto' (the cores the container may use, at most 4) or 1 to 64."),
+            new Setting("POWDB_BACKUP_ENCRYPTION_KEY_FILE", "", "A key file written by 'powdb-backup keygen' (e.g. a "
+                    + "Kubernetes Secret mounted as a file): backups and shipped WAL are encrypted with it, and an "
+                    + "encrypted repository needs it. Unset: no encryption."),
             new Setting("POWDB_BACKUP_CONFIG", "", "A file of KEY=value lines with any of these settings; the "
                     + "environment wins."));
 
@@ -156,7 +160,9 @@ public record AgentConfig(
                 r.schedule("POWDB_BACKUP_PRUNE_SCHEDULE"), ttl, r.get("POWDB_BACKUP_HTTP_BIND"),
                 r.integer("POWDB_BACKUP_HTTP_PORT", -1, 65535), format.equals("json"),
                 r.duration("POWDB_BACKUP_SHUTDOWN_GRACE"), r.compression("POWDB_BACKUP_COMPRESSION"),
-                Workers.parseParallelism(r.get("POWDB_BACKUP_PARALLELISM"), "POWDB_BACKUP_PARALLELISM"));
+                Workers.parseParallelism(r.get("POWDB_BACKUP_PARALLELISM"), "POWDB_BACKUP_PARALLELISM"),
+                r.get("POWDB_BACKUP_ENCRYPTION_KEY_FILE").isBlank() ? null
+                        : Path.of(r.get("POWDB_BACKUP_ENCRYPTION_KEY_FILE")));
     }
 
     /** The settings as the agent reads them, for its start-up log line (nothing secret is among them). */
@@ -175,6 +181,7 @@ public record AgentConfig(
         d.put("http", httpPort < 0 ? "off" : httpBind + ":" + httpPort);
         d.put("compression", compression.toString());
         d.put("parallelism", parallelism);
+        d.put("encryption", encryptionKeyFile == null ? "off" : "on"); // the key file's path is not secret, its content is
         return d;
     }
 

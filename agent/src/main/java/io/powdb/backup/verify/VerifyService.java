@@ -49,6 +49,8 @@ public final class VerifyService {
                 for (Manifest m : catalog.chain(catalog.manifest(only.get()))) {
                     toCheck.add(m.backupId());
                 }
+            } catch (io.powdb.backup.crypto.EncryptionKeyException e) {
+                throw e;
             } catch (RepositoryException e) {
                 failures.add(e.getMessage());
                 toCheck.add(only.get());
@@ -73,6 +75,8 @@ public final class VerifyService {
                     }
                     check.check(manifest.id(), file);
                 }
+            } catch (io.powdb.backup.crypto.EncryptionKeyException e) {
+                throw e; // the key given cannot open this repository: not damage, and the same for every backup
             } catch (RepositoryException e) {
                 failures.add("backup " + id + ": " + e.getMessage());
             }

@@ -23,7 +23,8 @@ final class AgentCommand extends CommandBase {
     public Integer call() throws Exception {
         AgentConfig config = AgentConfig.load(context.env());
         JsonLog log = new JsonLog(context.out(), config.jsonLogs() ? JsonLog.Format.JSON : JsonLog.Format.TEXT);
-        Repository repository = RepositoryUrls.open(config.repository(), context.env());
+        Repository repository = RepositoryUrls.open(config.repository(), context.env(),
+                loadKey(encryptionKeyFile != null ? encryptionKeyFile : config.encryptionKeyFile()));
         AgentMetrics metrics = new AgentMetrics();
         BackupAgent agent = new BackupAgent(config, repository, metrics, log, Clock.systemUTC());
         HealthServer health = config.httpPort() < 0 ? null

@@ -1,6 +1,7 @@
 package io.powdb.backup.cli;
 
 import io.powdb.backup.concurrent.Workers;
+import io.powdb.backup.crypto.MasterKey;
 import io.powdb.backup.repo.Json;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.progress.ProgressListener;
@@ -28,6 +29,34 @@ abstract class CommandBase implements Callable<Integer> {
             + "Default: $POWDB_BACKUP_TEMP_DIR, else the system temp directory.")
     Path tempDir;
 
+    @Option(names = "--encryption-key-file", paramLabel = "FILE", description = "Encryption key written by "
+            + "'powdb-backup keygen': backups are encrypted with it, an encrypted repository needs it. "
+            + "Default: $POWDB_BACKUP_ENCRYPTION_KEY_FILE, else none (no encryption).")
+    Path encryptionKeyFile;
+
+    /** The key file given by option or environment, or null. */
+    Path encryptionKeyFile() {
+        if (encryptionKeyFile != null) {
+            return encryptionKeyFile;
+        }
+        String fromEnv = context.env().get("POWDB_BACKUP_ENCRYPTION_KEY_FILE");
+        return fromEnv != null && !fromEnv.isBlank() ? Path.of(fromEnv.trim()) : null;
+    }
+
+    /** Loads the key file given, if any, warning on stderr about a file others can read. */
+    MasterKey masterKey() throws IOException {
+        return loadKey(encryptionKeyFile());
+    }
+
+    MasterKey loadKey(Path file) throws IOException {
+        if (file == null) {
+            return null;
+        }
+        MasterKey.Loaded loaded = MasterKey.load(file);
+        loaded.warnings().forEach(this::warn);
+        return loaded.key();
+    }
+
     String repoUrl() {
         if (repo != null) {
             return repo;
@@ -37,7 +66,7 @@ abstract class CommandBase implements Callable<Integer> {
     }
 
     Repository openRepository() throws IOException {
-        return RepositoryUrls.open(repoUrl(), context.env());
+        return RepositoryUrls.open(repoUrl(), context.env(), masterKey());
     }
 
     Path tempDir() {

@@ -22,7 +22,11 @@ final class ListCommand extends CommandBase {
             List<BackupSummary> rows = new ArrayList<>();
             for (BackupId id : catalog.idsByTime()) {
                 try {
-                    rows.add(BackupSummary.of(catalog.manifest(id)));
+                    BackupSummary row = BackupSummary.of(catalog.manifest(id));
+                    rows.add(repository.encrypting()
+                            ? row.withMasterKeyIds(repository.keys().masterKeyIds(Repository.dataKeyName(id))) : row);
+                } catch (io.powdb.backup.crypto.EncryptionKeyException e) {
+                    throw e; // the wrong key (or none): not damage
                 } catch (RepositoryException e) {
                     rows.add(BackupSummary.damaged(id, e.getMessage()));
                 }

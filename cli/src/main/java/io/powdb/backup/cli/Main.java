@@ -21,7 +21,7 @@ import java.util.Map;
         description = "Backs up a PowDB data directory (stopped or running) to a local, S3 or GCS repository, ships its "
                 + "WAL, and restores it to any backup or committed LSN.",
         subcommands = {BackupCommand.class, ShipCommand.class, AgentCommand.class, ListCommand.class, StatusCommand.class,
-                RestoreCommand.class, VerifyCommand.class, PruneCommand.class},
+                RestoreCommand.class, VerifyCommand.class, PruneCommand.class, KeygenCommand.class, RekeyCommand.class},
         footer = {"", "Exit status: 0 success, 1 failure, 2 usage error, 3 integrity check failed."})
 public final class Main implements Runnable {
     public static final int EXIT_FAILURE = 1;
@@ -33,7 +33,7 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (backup, ship, agent, list, status, restore, verify, prune)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (backup, ship, agent, list, status, restore, verify, prune, keygen, rekey)");
     }
 
     public static void main(String[] args) {

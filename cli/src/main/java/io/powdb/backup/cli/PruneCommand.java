@@ -56,8 +56,8 @@ final class PruneCommand extends CommandBase {
     record Kept(String id, String type, String chain, String created, List<String> rules) {
     }
 
-    record Counts(long backups, long manifests, long dataObjects, long walSegments, long heartbeats, long objects,
-            long bytes) {
+    record Counts(long backups, long manifests, long dataObjects, long walSegments, long heartbeats, long keyObjects,
+            long objects, long bytes) {
     }
 
     @Override
@@ -132,10 +132,11 @@ final class PruneCommand extends CommandBase {
         List<Kept> kept = plan.kept().stream().map(k -> new Kept(k.id().toString(), k.type(), k.chain().toString(),
                 k.created().toString(), k.rules().stream().map(PrunePlan.Rule::label).toList())).toList();
         Counts planned = new Counts(plan.deletedBackups().size(), plan.manifests().size(), plan.dataObjects().size(),
-                plan.walSegments().size(), plan.heartbeats().size(), plan.objectCount(), plan.totalBytes());
+                plan.walSegments().size(), plan.heartbeats().size(), plan.keyObjects().size(), plan.objectCount(),
+                plan.totalBytes());
         Counts deleted = result == null ? null : new Counts(result.manifestsDeleted(), result.manifestsDeleted(),
                 result.dataObjectsDeleted(), result.walSegmentsDeleted(), result.heartbeatsDeleted(),
-                result.objectsDeleted(), result.bytesDeleted());
+                result.keyObjectsDeleted(), result.objectsDeleted(), result.bytesDeleted());
         boolean complete = result == null || result.complete();
         return new Output(plan.repository(), dryRun, plan.evaluatedAt().toString(),
                 new Policy(p.keepFull(), p.keepWithin().toString(), p.grace().toString()), kept,
@@ -160,7 +161,8 @@ final class PruneCommand extends CommandBase {
         }
         String what = plan.deletedBackups().size() + (plan.deletedBackups().size() == 1 ? " backup" : " backups") + " ("
                 + plan.manifests().size() + " manifests), " + plan.dataObjects().size() + " data objects, "
-                + plan.walSegments().size() + " WAL segments, " + plan.heartbeats().size() + " heartbeats: "
+                + plan.walSegments().size() + " WAL segments, " + plan.heartbeats().size() + " heartbeats"
+                + (plan.keyObjects().isEmpty() ? "" : ", " + plan.keyObjects().size() + " data keys") + ": "
                 + Units.bytes(plan.totalBytes());
         if (result == null) {
             say("Would delete " + what);
@@ -177,7 +179,8 @@ final class PruneCommand extends CommandBase {
         if (!result.complete()) {
             say("Done before the failure: " + result.manifestsDeleted() + " manifests, " + result.dataObjectsDeleted()
                     + " data objects, " + result.walSegmentsDeleted() + " WAL segments, " + result.heartbeatsDeleted()
-                    + " heartbeats (" + Units.bytes(result.bytesDeleted()) + ").");
+                    + " heartbeats, " + result.keyObjectsDeleted() + " data keys (" + Units.bytes(result.bytesDeleted())
+                    + ").");
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.powdb.backup.cli;
 
+import io.powdb.backup.crypto.MasterKey;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.store.BlobStores;
 
@@ -12,7 +13,12 @@ final class RepositoryUrls {
     }
 
     static Repository open(String url, Map<String, String> env) throws IOException {
+        return open(url, env, null);
+    }
+
+    /** @param masterKey the encryption key, or null for none */
+    static Repository open(String url, Map<String, String> env, MasterKey masterKey) throws IOException {
         BlobStores.OpenedStore opened = BlobStores.open(BlobStores.parse(url), env);
-        return new Repository(opened.store(), opened.keyPrefix());
+        return new Repository(opened.store(), opened.keyPrefix(), masterKey);
     }
 }

@@ -35,8 +35,12 @@ final class StatusCommand extends CommandBase {
     record LeaseLine(boolean held, String holder, String renewedAt, String expiresAt, boolean expired, String problem) {
     }
 
-    record Output(String repository, int backups, BackupLine latestFull, BackupLine latest, List<TimelineLine> wal,
-            Window restorable, LeaseLine lease) {
+    /** Which master key the repository's newest data keys are wrapped with (an id, never key material). */
+    record EncryptionLine(String algorithm, String masterKeyId) {
+    }
+
+    record Output(String repository, int backups, EncryptionLine encryption, BackupLine latestFull, BackupLine latest,
+            List<TimelineLine> wal, Window restorable, LeaseLine lease) {
     }
 
     @Override
@@ -54,6 +58,8 @@ final class StatusCommand extends CommandBase {
                     if (m.isFull() && latestFull == null) {
                         latestFull = BackupLine.of(m);
                     }
+                } catch (io.powdb.backup.crypto.EncryptionKeyException e) {
+                    throw e; // the wrong key: not damage
                 } catch (RepositoryException e) {
                     warn("backup " + byTime.get(i) + " has a damaged manifest: " + e.getMessage());
                 }
@@ -80,12 +86,17 @@ final class StatusCommand extends CommandBase {
             LeaseLine leaseLine = lease.exists() ? new LeaseLine(lease.live(), lease.holder(),
                     String.valueOf(lease.renewedAt()), String.valueOf(lease.expiresAt()), lease.expired(), lease.problem())
                     : null;
-            Output out = new Output(repository.location(), byTime.size(), latestFull, latest, wal, window, leaseLine);
+            EncryptionLine encryption = repository.marker().filter(m -> m.encrypted())
+                    .map(m -> new EncryptionLine(m.encryption().algorithm(), m.encryption().masterKeyId())).orElse(null);
+            Output out = new Output(repository.location(), byTime.size(), encryption, latestFull, latest, wal, window,
+                    leaseLine);
             if (json) {
                 printJson(out);
                 return 0;
             }
             say("Repository " + out.repository() + ": " + out.backups() + " backups");
+            say("  encryption:         " + (encryption == null ? "none"
+                    : encryption.algorithm() + ", master key " + encryption.masterKeyId()));
             say("  latest full:        " + describe(latestFull));
             say("  latest backup:      " + describe(latest));
             if (wal.isEmpty()) {
