@@ -97,7 +97,7 @@ final class BackupCommand extends CommandBase {
             BackupOptions options = BackupOptions.defaults().withForceFull(full).withRequireQuiescent(requireQuiescent)
                     .withTempDir(tempDir()).withProgress(progress()).withCompression(how);
             BackupResult result;
-            try (LeaseGuard lease = LeaseGuard.acquire(repository, "backup")) {
+            try (LeaseGuard lease = LeaseGuard.acquire(repository, "backup", leaseTtl())) {
                 result = new BackupService(repository).backup(dir, options);
                 if (lease.lost() != null) {
                     warn("the repository lease was lost during the backup (" + lease.lost() + "): another agent may "
