@@ -69,6 +69,11 @@ final class CrashStore implements AutoCloseable {
         return repository;
     }
 
+    /** How often to list the store to watch a run's progress (see {@link KillMoment#apply}). */
+    long progressPollMillis() {
+        return localRoot == null ? 15 : 1;
+    }
+
     String kind() {
         return localRoot == null ? "s3" : "local";
     }

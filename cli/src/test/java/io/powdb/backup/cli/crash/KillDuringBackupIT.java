@@ -83,7 +83,8 @@ class KillDuringBackupIT extends CrashTestBase {
             JarProcess backup = JarProcess.start(run, store.env(), "killed", full
                     ? new String[] {"backup", "--full", "--data-dir", data.toString(), "--repo", store.url(), "--temp-dir", scratch}
                     : new String[] {"backup", "--data-dir", data.toString(), "--repo", store.url(), "--temp-dir", scratch});
-            JarProcess.Result killed = moment.apply(backup, () -> store.count(PROGRESS) - startObjects);
+            JarProcess.Result killed = moment.apply(backup, () -> store.count(PROGRESS) - startObjects,
+                    store.progressPollMillis());
             List<WalRecord> archive = writer == null ? List.of() : writer.stopAndCheckpoint();
             String what = store.kind() + ", " + (full ? "full" : "incremental") + " of a " + (live ? "running" : "stopped")
                     + " database, killed " + moment.description() + ": " + (killed.killed() ? "killed" : "it had ended, exit "

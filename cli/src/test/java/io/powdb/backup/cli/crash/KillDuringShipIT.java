@@ -80,7 +80,7 @@ class KillDuringShipIT extends CrashTestBase {
 
                 KillMoment moment = KillMoment.choose(random, SHIP_WINDOW_MILLIS, SHIP_WINDOW_OBJECTS, "WAL object");
                 JarProcess first = JarProcess.start(run, store.env(), "ship-killed", ship);
-                JarProcess.Result killed = moment.apply(first, () -> store.count("wal/"));
+                JarProcess.Result killed = moment.apply(first, () -> store.count("wal/"), store.progressPollMillis());
                 shippedBeforeKill = store.keys().stream().filter(k -> k.endsWith(".seg")).toList();
                 assertTrue(killed.killed(), "ship runs until stopped: " + killed);
 

@@ -33,12 +33,21 @@ record KillMoment(long atMillis, long atProgress, String description) {
      * @param progress the run's progress, counted from where it started
      */
     JarProcess.Result apply(JarProcess process, Progress progress) throws IOException, InterruptedException {
+        return apply(process, progress, 1);
+    }
+
+    /**
+     * @param pollMillis how often to look at the progress: a listing of S3Proxy, which runs in this JVM, costs the
+     *                   CPU the child needs, so it is looked at less often than a local directory
+     */
+    JarProcess.Result apply(JarProcess process, Progress progress, long pollMillis)
+            throws IOException, InterruptedException {
         while (process.isAlive()) {
             boolean due = atMillis >= 0 ? process.elapsedMillis() >= atMillis : progress.now() >= atProgress;
             if (due) {
                 return process.kill();
             }
-            Thread.sleep(1);
+            Thread.sleep(atMillis >= 0 ? 1 : pollMillis);
         }
         return process.await(Duration.ofSeconds(30));
     }
