@@ -49,7 +49,7 @@ class KillDuringBackupIT extends CrashTestBase {
     @MethodSource("seeds")
     @Timeout(600)
     void everyListedBackupRestoresAfterAKill(long seed) throws Exception {
-        Random random = new Random(seed);
+        Random random = CrashRuns.random(seed);
         boolean live = random.nextBoolean();
         boolean full = random.nextInt(3) == 0;
         Path run = tmp.resolve("run-" + seed);

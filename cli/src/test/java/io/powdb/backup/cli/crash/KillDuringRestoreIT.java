@@ -96,7 +96,7 @@ class KillDuringRestoreIT extends CrashTestBase {
     @MethodSource("seeds")
     @Timeout(300)
     void aKilledRestoreLeavesNothingThatLooksLikeADatabase(long seed) throws Exception {
-        Random random = new Random(seed);
+        Random random = CrashRuns.random(seed);
         Prepared prepared = prepare(seed);
         boolean targetExisted = random.nextBoolean();
         boolean ofFull = random.nextInt(3) == 0;

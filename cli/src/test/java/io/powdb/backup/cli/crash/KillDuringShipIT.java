@@ -55,7 +55,7 @@ class KillDuringShipIT extends CrashTestBase {
     @MethodSource("seeds")
     @Timeout(300)
     void everyShippedCommitRestoresAfterAKill(long seed) throws Exception {
-        Random random = new Random(seed);
+        Random random = CrashRuns.random(seed);
         PowDbFixture.Version version = (seed / 2) % 2 == 0 ? PowDbFixture.Version.V0_5 : PowDbFixture.Version.V0_4;
         int checkpointOneIn = random.nextInt(3) == 0 ? 1500 : 0;
         Path run = tmp.resolve("run-" + seed);
@@ -154,7 +154,7 @@ class KillDuringShipIT extends CrashTestBase {
         if (edge >= 0) {
             sample.add(edge);
         }
-        Random random = new Random(seed);
+        Random random = CrashRuns.random(seed);
         while (sample.size() < Math.min(SAMPLES, shipped.size())) {
             sample.add(shipped.get(random.nextInt(shipped.size())));
         }

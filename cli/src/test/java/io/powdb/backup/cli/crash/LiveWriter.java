@@ -39,7 +39,7 @@ final class LiveWriter implements AutoCloseable {
         db.deferPageWrites(true);
         List<String> tables = db.tableNames();
         this.thread = new Thread(() -> {
-            Random r = new Random(seed * 31 + 7);
+            Random r = CrashRuns.random(seed * 31 + 7);
             try {
                 while (!stop.get()) {
                     db.updateRandomPages(tables.get(r.nextInt(tables.size())), 1 + r.nextInt(3));
