@@ -30,9 +30,19 @@ public final class LeaseGuard implements AutoCloseable {
      * @throws RepositoryLockedException when another process holds it
      */
     public static LeaseGuard acquire(Repository repository, String command) throws IOException {
+        return acquire(repository, command, RepositoryLease.DEFAULT_TTL);
+    }
+
+    /**
+     * Takes the lease for a command, with a ttl: how long the lease outlives a command killed without a chance to
+     * release it (kill -9, a lost machine), blocking the next writer until then.
+     *
+     * @throws RepositoryLockedException when another process holds it
+     */
+    public static LeaseGuard acquire(Repository repository, String command, Duration ttl) throws IOException {
         repository.initialize();
         RepositoryLease lease = new RepositoryLease(repository, RepositoryLease.defaultHolderId() + "/" + command,
-                RepositoryLease.DEFAULT_TTL, Clock.systemUTC());
+                ttl, Clock.systemUTC());
         lease.tryAcquire().orThrow();
         LeaseGuard guard = new LeaseGuard(lease);
         guard.renewer.start();

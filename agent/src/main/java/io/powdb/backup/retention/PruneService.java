@@ -17,6 +17,7 @@ import io.powdb.backup.retention.PrunePlan.KeptBackup;
 import io.powdb.backup.retention.PrunePlan.Rule;
 import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.store.BlobNotFoundException;
+import io.powdb.backup.store.local.LocalBlobStore;
 
 import java.io.IOException;
 import java.time.Clock;
@@ -74,7 +75,8 @@ import java.util.regex.Pattern;
  * every manifest left at any moment describes a backup whose chain and objects all exist; then data objects, then
  * WAL segments oldest first, then heartbeats. Deleting is idempotent: a prune interrupted at any point leaves a
  * consistent repository, and the next prune plans what is left (objects of backups whose manifests are gone are
- * then leftovers, deleted once older than the grace period).
+ * then leftovers, deleted once older than the grace period). Last, on a local store, the temp files of writes that
+ * were killed before they were published, once older than the grace period.
  */
 public final class PruneService {
     /** Shipped WAL within this much before the oldest kept backup is kept, in case the two clocks disagree. */
@@ -178,7 +180,27 @@ public final class PruneService {
                 bytes += d.size();
             }
         }
+        try {
+            removeAbandonedTempFiles(repository, plan.policy().grace());
+        } catch (IOException | RuntimeException e) {
+            return new Result(counts[0], counts[1], counts[2], counts[3], counts[4], bytes, plan.objectCount(), "removing the "
+                    + "temp files of interrupted writes from " + repository.location() + " failed ("
+                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()) + "). Every remaining "
+                    + "backup is intact; run prune again to finish.");
+        }
         return new Result(counts[0], counts[1], counts[2], counts[3], counts[4], bytes, plan.objectCount(), null);
+    }
+
+    /**
+     * A write killed before it was published (kill -9, power loss) leaves its temp file in a local store's
+     * {@code .tmp/}, which no listing shows and nothing else ever removes; they go once older than the grace
+     * period, like other leftovers, so that a write in progress is never touched. (An object store keeps such
+     * bytes as an incomplete multipart upload instead: a bucket lifecycle rule removes those.)
+     */
+    private static void removeAbandonedTempFiles(Repository repository, Duration grace) throws IOException {
+        if (repository.store() instanceof LocalBlobStore local) {
+            local.removeStaleTempFiles(grace.toMillis());
+        }
     }
 
     /** A data object as listed: key relative to the repository, size, and its session's name and time. */

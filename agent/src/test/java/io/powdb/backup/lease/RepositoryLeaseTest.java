@@ -448,4 +448,18 @@ class RepositoryLeaseTest {
             // the inner store belongs to the test
         }
     }
+
+    /**
+     * A command's lease (LeaseGuard) lasts the ttl it is given: a command killed with SIGKILL cannot release it, and
+     * the next writer waits out exactly that.
+     */
+    @Test
+    void aCommandsLeaseLastsTheTtlItIsGiven() throws IOException {
+        try (LeaseGuard guard = LeaseGuard.acquire(repo, "backup", Duration.ofSeconds(5))) {
+            LeaseStatus held = RepositoryLease.current(repo);
+            assertEquals(Duration.ofSeconds(5), Duration.between(held.renewedAt(), held.expiresAt()), held.toString());
+            assertTrue(held.holder().endsWith("/backup"), held.holder());
+        }
+        assertFalse(RepositoryLease.current(repo).exists(), "released at the end of the command");
+    }
 }

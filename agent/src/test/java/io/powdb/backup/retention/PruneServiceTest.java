@@ -682,4 +682,41 @@ class PruneServiceTest extends BackupTestSupport {
         assertThrows(RepositoryException.class,
                 () -> restore(new RestorePoint.AtOrBeforeLsn(afterBackup.get(afterBackup.size() - 1)), target));
     }
+
+    /**
+     * A write killed before it was published (kill -9 of a backup) leaves a temp file in the local store's .tmp/,
+     * which no listing shows; before this was fixed nothing ever removed it. Prune removes it once it is older than
+     * the grace period, and leaves a younger one (a write that may be in progress) alone.
+     */
+    @Test
+    void pruneRemovesTheTempFilesOfKilledWritesOnceOlderThanTheGrace() throws IOException {
+        backup();
+        BlobWriter killedLongAgo = repository.store().newWriter(repository.key("data/x/files/a"), WriteMode.CREATE_NEW);
+        killedLongAgo.stream().write(new byte[1000]);
+        killedLongAgo.stream().flush();
+        BlobWriter inProgress = repository.store().newWriter(repository.key("data/x/files/b"), WriteMode.CREATE_NEW);
+        inProgress.stream().write(new byte[10]);
+        inProgress.stream().flush();
+        Path temp = tmp.resolve("repo").resolve(".tmp");
+        List<Path> parts;
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(temp)) {
+            parts = files.sorted().toList();
+        }
+        assertEquals(2, parts.size(), "each unpublished write has its temp file: " + parts);
+        Path old = parts.get(0);
+        java.nio.file.Files.setLastModifiedTime(old, java.nio.file.attribute.FileTime.from(
+                Instant.now().minus(Duration.ofDays(2))));
+        Path young = parts.get(1);
+
+        RetentionPolicy policy = new RetentionPolicy(7, Duration.ofDays(7), Duration.ofHours(24));
+        PrunePlan plan = PruneService.plan(repository, policy, Clock.systemUTC());
+        assertTrue(plan.isEmpty(), "nothing listed is a leftover: temp files are never listed");
+        PruneService.Result result = new PruneService(repository).execute(plan);
+
+        assertTrue(result.complete(), result.failure());
+        assertFalse(java.nio.file.Files.exists(old), "the temp file older than the grace period is gone");
+        assertTrue(java.nio.file.Files.exists(young), "the young temp file (a write maybe in progress) is kept");
+        inProgress.close();
+        killedLongAgo.close();
+    }
 }

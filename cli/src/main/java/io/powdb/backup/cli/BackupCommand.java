@@ -101,7 +101,7 @@ final class BackupCommand extends CommandBase {
                     .withTempDir(tempDir()).withProgress(progress()).withCompression(how)
                     .withParallelism(parallelism(parallelism));
             BackupResult result;
-            try (LeaseGuard lease = LeaseGuard.acquire(repository, "backup")) {
+            try (LeaseGuard lease = LeaseGuard.acquire(repository, "backup", leaseTtl())) {
                 result = new BackupService(repository).backup(dir, options);
                 if (lease.lost() != null) {
                     warn("the repository lease was lost during the backup (" + lease.lost() + "): another agent may "

@@ -2,6 +2,7 @@ package io.powdb.backup.cli;
 
 import io.powdb.backup.concurrent.Workers;
 import io.powdb.backup.crypto.MasterKey;
+import io.powdb.backup.lease.RepositoryLease;
 import io.powdb.backup.repo.Json;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.progress.ProgressListener;
@@ -9,11 +10,14 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 /** What every command shares: the repository option, --json, and how to print. */
 abstract class CommandBase implements Callable<Integer> {
     static final String DEFAULT_REPO = "./powdb-backups";
+    /** The agent's lower bound for $POWDB_BACKUP_LEASE_TTL, kept for the commands that read it too. */
+    static final Duration MIN_LEASE_TTL = Duration.ofSeconds(4);
 
     Main.Context context;
 
@@ -89,6 +93,24 @@ abstract class CommandBase implements Callable<Integer> {
 
     static final String PARALLELISM_HELP = "How many files to work on at once: auto (the cores available, at most "
             + "4) or 1 to 64. Default: $POWDB_BACKUP_PARALLELISM, else auto.";
+
+    /**
+     * How long the repository lease taken by a writing command ({@code backup}, {@code ship}, {@code prune}) lasts
+     * without renewal: $POWDB_BACKUP_LEASE_TTL, as for the agent, else 60 s. A command killed without releasing
+     * it (kill -9) blocks the next writer until then.
+     */
+    Duration leaseTtl() {
+        String fromEnv = context.env().get("POWDB_BACKUP_LEASE_TTL");
+        if (fromEnv == null || fromEnv.isBlank()) {
+            return RepositoryLease.DEFAULT_TTL;
+        }
+        Duration ttl = Durations.parse(fromEnv, "$POWDB_BACKUP_LEASE_TTL");
+        if (ttl.compareTo(MIN_LEASE_TTL) < 0) {
+            throw new IllegalArgumentException("$POWDB_BACKUP_LEASE_TTL must be at least 4s (the lease is renewed every "
+                    + "third of it), not " + fromEnv.trim());
+        }
+        return ttl;
+    }
 
     void printJson(Object value) throws IOException {
         context.out().println(Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(value));

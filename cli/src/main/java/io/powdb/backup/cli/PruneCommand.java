@@ -66,9 +66,10 @@ final class PruneCommand extends CommandBase {
         try (Repository repository = openRepository()) {
             repository.requireExists();
             // Deleting needs the lease, so that no agent writes meanwhile; a dry run only reads.
-            try (LeaseGuard lease = dryRun ? null : LeaseGuard.acquire(repository, "prune")) {
+            try (LeaseGuard lease = dryRun ? null : LeaseGuard.acquire(repository, "prune", leaseTtl())) {
                 PrunePlan plan = PruneService.plan(repository, policy, Clock.systemUTC());
-                PruneService.Result result = dryRun || plan.isEmpty() ? null : new PruneService(repository).execute(plan);
+                // Executed even when the plan is empty: it also removes the temp files of killed writes.
+                PruneService.Result result = dryRun ? null : new PruneService(repository).execute(plan);
                 if (json) {
                     printJson(output(plan, result, dryRun));
                 } else {

@@ -41,7 +41,7 @@ final class RekeyCommand extends CommandBase {
             Repository leaseView = switched ? new Repository(repository.store(), repositoryPrefix(repository), next)
                     : repository;
             Rekey.Result result;
-            try (LeaseGuard lease = LeaseGuard.acquire(leaseView, "rekey")) {
+            try (LeaseGuard lease = LeaseGuard.acquire(leaseView, "rekey", leaseTtl())) {
                 result = new Rekey(repository, current, next).run();
                 if (lease.lost() != null) {
                     throw new EncryptionKeyException("the repository lease was lost while rekeying (" + lease.lost()

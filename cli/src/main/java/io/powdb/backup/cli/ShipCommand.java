@@ -62,7 +62,7 @@ final class ShipCommand extends CommandBase {
         }
         try (Repository repository = openRepository()) {
             repository.initialize();
-            try (LeaseGuard lease = LeaseGuard.acquire(repository, "ship");
+            try (LeaseGuard lease = LeaseGuard.acquire(repository, "ship", leaseTtl());
                  WalShipper shipper = new WalShipper(repository, dir, tempDir(), Clock.systemUTC(),
                     WalShipper.DEFAULT_MAX_SEGMENT_BYTES)) {
                 if (once) {

@@ -329,4 +329,24 @@ class CliEndToEndTest {
     private Path snapshot(String name) throws IOException {
         return PowDbFixture.copyDatabase(db.dir(), tmp.resolve("snap-" + name));
     }
+
+    /**
+     * The writing commands take their lease ttl from $POWDB_BACKUP_LEASE_TTL, as the agent does (a short one lets the
+     * next writer go soon after a kill -9); a value the lease cannot work with is a usage error saying so.
+     */
+    @Test
+    void theLeaseTtlComesFromTheEnvironmentAndABadOneIsAUsageError() throws IOException {
+        db.checkpoint();
+        CliRunner.Result tooShort = cli.copy().env("POWDB_BACKUP_LEASE_TTL", "1s")
+                .run("backup", "--data-dir", db.dir().toString(), "--repo", repo);
+        assertEquals(2, tooShort.exit(), tooShort.toString());
+        assertTrue(tooShort.err().contains("$POWDB_BACKUP_LEASE_TTL must be at least 4s"), tooShort.err());
+        CliRunner.Result fine = cli.copy().env("POWDB_BACKUP_LEASE_TTL", "4s")
+                .run("backup", "--data-dir", db.dir().toString(), "--repo", repo);
+        assertEquals(0, fine.exit(), fine.toString());
+        CliRunner.Result notADuration = cli.copy().env("POWDB_BACKUP_LEASE_TTL", "soon")
+                .run("prune", "--repo", repo);
+        assertEquals(2, notADuration.exit(), notADuration.toString());
+        assertTrue(notADuration.err().contains("$POWDB_BACKUP_LEASE_TTL"), notADuration.err());
+    }
 }
