@@ -36,6 +36,9 @@ public record KeyObject(String format, int formatVersion, String name, String al
         if (!FORMAT.equals(k.format) || k.wrappings == null || k.wrappings.isEmpty()) {
             throw new IntegrityException("key object " + objectKey + " is damaged or not a powdb-backup key object");
         }
+        if (k.formatVersion < 1) {
+            throw new IntegrityException("key object " + objectKey + " is damaged: format version " + k.formatVersion);
+        }
         if (k.formatVersion > FORMAT_VERSION) {
             throw new RepositoryException("key object " + objectKey + " has format version " + k.formatVersion
                     + ", written by a newer powdb-backup. Upgrade powdb-backup.");
@@ -52,9 +55,25 @@ public record KeyObject(String format, int formatVersion, String name, String al
         }
         if (!expectedName.equals(k.name)) {
             throw new IntegrityException("key object " + objectKey + " holds the key of " + k.name
-                    + ": it was swapped or copied");
+                    + ": it was swapped or copied (or damaged)");
+        }
+        // Not authenticated and used for nothing but reading; still, a changed byte here is damage to report.
+        try {
+            java.time.Instant.parse(k.created == null ? "" : k.created);
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new IntegrityException("key object " + objectKey + " is damaged: its creation time '"
+                    + printable(k.created) + "' is not a time");
         }
         return k;
+    }
+
+    /** A damaged field as it can be shown in a message: control characters and overlong values left out. */
+    private static String printable(String value) {
+        if (value == null) {
+            return "null";
+        }
+        String shown = value.length() > 40 ? value.substring(0, 40) + "..." : value;
+        return shown.replaceAll("\\p{Cntrl}", "?");
     }
 
     List<String> masterKeyIds() {

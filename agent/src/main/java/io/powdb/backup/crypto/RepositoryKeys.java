@@ -108,9 +108,13 @@ public final class RepositoryKeys {
                     + "$POWDB_BACKUP_ENCRYPTION_KEY_FILE.");
         }
         Wrapping mine = object.wrappings().stream().filter(w -> w.masterKeyId().equals(master.id())).findFirst()
-                .orElseThrow(() -> new EncryptionKeyException("data key " + name + " needs master key "
-                        + String.join(" or ", ids) + ", but the key given (" + master.source() + ") is master key "
-                        + master.id() + ". Give the key with that id."));
+                .orElse(null);
+        if (mine == null) {
+            requireNotMadeByThisKey(name, object);
+            throw new EncryptionKeyException("data key " + name + " needs master key " + String.join(" or ", ids)
+                    + ", but the key given (" + master.source() + ") is master key " + master.id()
+                    + ". Give the key with that id.");
+        }
         byte[] raw;
         try {
             raw = master.unwrap(name, mine);
@@ -125,6 +129,24 @@ public final class RepositoryKeys {
         java.util.Arrays.fill(raw, (byte) 0);
         cache.put(name, key);
         return key;
+    }
+
+    /**
+     * No wrapping names the key given. Before saying "another key is needed": a wrapping this key made (its AAD
+     * holds this key's id, so it authenticates only under it) whose id field was changed is damage, and sending
+     * the operator off to look for a key that never existed would be wrong.
+     */
+    private void requireNotMadeByThisKey(String name, KeyObject object) throws IntegrityException {
+        for (Wrapping w : object.wrappings()) {
+            try {
+                byte[] raw = master.unwrap(name, w);
+                java.util.Arrays.fill(raw, (byte) 0);
+            } catch (GeneralSecurityException | IllegalArgumentException notMine) {
+                continue;
+            }
+            throw new IntegrityException("key object " + KeyObject.key(name) + " is damaged: its wrapping names master "
+                    + "key " + w.masterKeyId() + ", but it was made by master key " + master.id() + " (the key given)");
+        }
     }
 
     KeyObject read(String name) throws IOException {

@@ -261,7 +261,15 @@ public final class Repository implements Closeable {
         } catch (BlobNotFoundException e) {
             throw new IntegrityException("manifest of backup " + id + " is missing from " + location());
         }
-        raw = manifestJson(raw, key);
+        try {
+            raw = manifestJson(raw, key);
+        } catch (IntegrityException e) {
+            // A damaged or missing data key is named by its key object, which holds the session only: name the backup.
+            if (e.getMessage() != null && e.getMessage().contains(id.toString())) {
+                throw e;
+            }
+            throw new IntegrityException("manifest of backup " + id + " cannot be decrypted: " + e.getMessage(), e);
+        }
         Manifest manifest = ManifestCodec.decode(raw, key);
         if (!manifest.id().equals(id.toString())) {
             throw new IntegrityException("manifest " + key + " describes backup " + manifest.id()
@@ -283,7 +291,7 @@ public final class Repository implements Closeable {
         }
         if (encrypting()) {
             throw new IntegrityException("manifest " + key + " is not encrypted although a key was given: in an encrypted "
-                    + "repository it was replaced. If the repository is plaintext, run without the key.");
+                    + "repository it was damaged or replaced. If the repository is plaintext, run without the key.");
         }
         return stored;
     }
@@ -365,7 +373,7 @@ public final class Repository implements Closeable {
             }
             if (encrypting()) {
                 throw new IntegrityException("WAL segment " + relativeKey + " is not encrypted although a key was given: "
-                        + "in an encrypted repository it was replaced");
+                        + "in an encrypted repository it was damaged or replaced");
             }
             return raw;
         } catch (IOException | RuntimeException e) {

@@ -3,6 +3,10 @@ package io.powdb.backup.verify;
 import io.powdb.backup.archive.WalShipper;
 import io.powdb.backup.backup.BackupOptions;
 import io.powdb.backup.backup.BackupService;
+import io.powdb.backup.crypto.EncryptionKeyException;
+import io.powdb.backup.crypto.KeyObject;
+import io.powdb.backup.crypto.MasterKey;
+import io.powdb.backup.crypto.RepositoryKeys;
 import io.powdb.backup.lease.RepositoryLease;
 import io.powdb.backup.repo.BackupId;
 import io.powdb.backup.repo.IntegrityException;
@@ -20,12 +24,14 @@ import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -63,14 +69,37 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *       repository records that they existed, so no check can tell; it is listed so that the catalogue says so.</li>
  * </ul>
  *
- * A new kind of stored object (e.g. the encryption keys under {@code keys/}) is one line in {@link #KINDS};
- * the test fails when the template holds an object of no listed kind.
+ * Every case runs on a plaintext and on an encrypted repository ({@link RepoKind}): the same template, built
+ * with a master key, so every data object, manifest and WAL segment is ciphertext and the repository also holds
+ * the data keys under {@code keys/} (one per backup, one per WAL timeline). Those are catalogued as two more
+ * kinds, with one more mutation: the wrappings of two key objects swapped while each keeps its own name, which
+ * only the wrapping's AAD (it binds the name) can catch.
+ *
+ * A new kind of stored object is one line in {@link #KINDS}; the test fails when a template holds an object of
+ * no listed kind, or lacks one of a kind its repository kind must hold.
  */
 class CorruptionCatalogTest {
     enum Expect { DETECTED, TOLERATED, VANISHED }
 
-    /** Which objects a kind covers; which of them is damaged is chosen by {@link Template#pick}. */
-    record Kind(String name, Predicate<String> matches, Expect expect) {
+    /** The repository a case runs on; an encrypted one is opened with {@link #KEY}. */
+    enum RepoKind { PLAINTEXT, ENCRYPTED }
+
+    static final MasterKey KEY = MasterKey.generate();
+
+    /**
+     * Which objects a kind covers; which of them is damaged is chosen by {@link Template#pick}.
+     *
+     * @param encryptedOnly held by encrypted repositories only (and never by plaintext ones)
+     */
+    record Kind(String name, Predicate<String> matches, Expect expect, boolean encryptedOnly) {
+        Kind(String name, Predicate<String> matches, Expect expect) {
+            this(name, matches, expect, false);
+        }
+
+        /** A kind whose damage breaks shipped WAL (point-in-time restores) rather than backups. */
+        boolean walSide() {
+            return name.equals("WAL segment") || name.equals("data key of a WAL timeline");
+        }
     }
 
     static final List<Kind> KINDS = List.of(
@@ -85,42 +114,70 @@ class CorruptionCatalogTest {
             new Kind("page map delta", k -> k.matches("data/[^/]+/maps/[^/]+\\.mapd"), Expect.DETECTED),
             new Kind("WAL segment", k -> k.startsWith("wal/") && k.endsWith(".seg"), Expect.DETECTED),
             new Kind("WAL heartbeat", k -> k.startsWith("wal/") && k.endsWith("/heartbeat.json"), Expect.TOLERATED),
-            new Kind("lease", k -> k.startsWith("locks/"), Expect.TOLERATED));
-            // keys/ (encryption keys, added on another branch): new Kind("key", k -> k.startsWith("keys/"), Expect.DETECTED)
+            new Kind("lease", k -> k.startsWith("locks/"), Expect.TOLERATED),
+            new Kind("data key of a backup", k -> k.matches("keys/backup-[^/]+\\.key"), Expect.DETECTED, true),
+            new Kind("data key of a WAL timeline", k -> k.matches("keys/wal-[^/]+\\.key"), Expect.DETECTED, true));
 
     enum Mutation {
         FLIP_FIRST_BYTE, FLIP_MIDDLE_BYTE, FLIP_LAST_BYTE, TRUNCATE_BY_ONE, TRUNCATE_TO_ZERO, DELETE, SWAP_SAME_KIND,
-        OLDER_MANIFEST_UNDER_NEWER_NAME
+        OLDER_MANIFEST_UNDER_NEWER_NAME,
+        /** Key objects only: two swapped as a careful attacker would, each keeping its own name field. */
+        SWAP_WRAPPINGS_KEEPING_NAMES
     }
 
     @TempDir
     static Path shared;
-    private static Template template;
+    private static final Map<RepoKind, Template> TEMPLATES = new EnumMap<>(RepoKind.class);
     private static final AtomicInteger CASES = new AtomicInteger();
 
     @BeforeAll
-    static void buildTemplate() throws IOException {
-        template = Template.build(shared);
+    static void buildTemplates() throws IOException {
+        TEMPLATES.put(RepoKind.PLAINTEXT, Template.build(shared.resolve("plaintext"), null));
+        TEMPLATES.put(RepoKind.ENCRYPTED, Template.build(shared.resolve("encrypted"), KEY));
     }
 
+    // Backup ids differ between the templates (time and nonce), so a key belongs to one of them only.
     private static boolean isFullManifest(String key) {
-        return template.fullManifests.contains(key);
+        return TEMPLATES.values().stream().anyMatch(t -> t.fullManifests.contains(key));
     }
 
     private static boolean isNewestManifest(String key) {
-        return key.equals(template.newestManifest);
+        return TEMPLATES.values().stream().anyMatch(t -> key.equals(t.newestManifest));
     }
 
     @TestFactory
     Stream<DynamicTest> catalogue() throws IOException {
         List<DynamicTest> tests = new ArrayList<>();
+        for (RepoKind repoKind : RepoKind.values()) {
+            tests.addAll(cases(repoKind, TEMPLATES.get(repoKind)));
+        }
+        // What the catalogue covers, for the record: cases per repository kind, object kind and expectation.
+        Map<String, Integer> counts = new java.util.TreeMap<>();
+        for (DynamicTest t : tests) {
+            String name = t.getDisplayName();
+            String repoKind = name.substring(0, name.indexOf(']') + 1);
+            counts.merge(repoKind + " all", 1, Integer::sum);
+            counts.merge(repoKind + " " + name.substring(name.indexOf(']') + 2, name.indexOf(" / ")), 1, Integer::sum);
+            counts.merge(repoKind + " -> " + name.substring(name.indexOf(" -> ") + 4, name.indexOf(" (")), 1, Integer::sum);
+        }
+        counts.forEach((what, n) -> System.out.println("catalogue: " + what + ": " + n));
+        return tests.stream();
+    }
+
+    private List<DynamicTest> cases(RepoKind repoKind, Template template) throws IOException {
+        List<DynamicTest> tests = new ArrayList<>();
+        String label = repoKind.name().toLowerCase();
         for (String key : template.keys) {
             long kinds = KINDS.stream().filter(k -> k.matches().test(key)).count();
-            assertEquals(1, kinds, key + " must be of exactly one kind of the catalogue (add its kind to KINDS)");
+            assertEquals(1, kinds, label + ": " + key + " must be of exactly one kind of the catalogue (add its kind to KINDS)");
         }
         for (Kind kind : KINDS) {
             Optional<String> picked = template.pick(kind);
-            assertTrue(picked.isPresent(), "the template holds no " + kind.name());
+            if (kind.encryptedOnly() && repoKind == RepoKind.PLAINTEXT) {
+                assertTrue(picked.isEmpty(), "a plaintext repository holds a " + kind.name() + ": " + picked);
+                continue;
+            }
+            assertTrue(picked.isPresent(), "the " + label + " template holds no " + kind.name());
             if (picked.isEmpty()) {
                 continue;
             }
@@ -131,12 +188,12 @@ class CorruptionCatalogTest {
                     continue; // not applicable (e.g. an older manifest for a data object)
                 }
                 Expect expect = expectation(kind, mutation);
-                tests.add(DynamicTest.dynamicTest(kind.name() + " / " + mutation.name().toLowerCase().replace('_', ' ')
-                        + " -> " + expect.name().toLowerCase() + " (" + key + ")",
-                        () -> runCase(kind, key, damage.get(), expect)));
+                tests.add(DynamicTest.dynamicTest("[" + label + "] " + kind.name() + " / "
+                        + mutation.name().toLowerCase().replace('_', ' ') + " -> " + expect.name().toLowerCase()
+                        + " (" + key + ")", () -> runCase(template, kind, key, mutation, damage.get(), expect)));
             }
         }
-        return tests.stream();
+        return tests;
     }
 
     private static Expect expectation(Kind kind, Mutation mutation) {
@@ -153,10 +210,11 @@ class CorruptionCatalogTest {
     record Damage(Map<String, byte[]> contents, Set<String> namedAs) {
     }
 
-    private void runCase(Kind kind, String key, Damage damage, Expect expect) throws IOException {
+    private void runCase(Template template, Kind kind, String key, Mutation mutation, Damage damage, Expect expect)
+            throws IOException {
         Path dir = shared.resolve("case-" + CASES.incrementAndGet());
         Path repoDir = copyTree(template.repoDir, dir.resolve("repo"));
-        try (Repository repo = new Repository(new LocalBlobStore(repoDir), "")) {
+        try (Repository repo = new Repository(new LocalBlobStore(repoDir), "", template.key)) {
             for (Map.Entry<String, byte[]> e : damage.contents().entrySet()) {
                 Path file = repoDir.resolve(e.getKey());
                 if (e.getValue() == null) {
@@ -167,7 +225,7 @@ class CorruptionCatalogTest {
             }
             VerifyReport report = new VerifyService(repo).verify(Optional.empty(), dir.resolve("vtmp"), (p, d, t) -> { });
             switch (expect) {
-                case DETECTED -> assertDetected(kind, key, damage, repo, report, dir);
+                case DETECTED -> assertDetected(template, kind, key, mutation, damage, repo, report, dir);
                 case TOLERATED -> {
                     assertTrue(report.ok(), "verify fails on damage that no restore depends on: " + report.failures());
                     PowDbFixture.assertSameDatabase(template.latestRestored, restore(repo, new RestorePoint.Latest(), dir), true);
@@ -182,13 +240,16 @@ class CorruptionCatalogTest {
         }
     }
 
-    private void assertDetected(Kind kind, String key, Damage damage, Repository repo, VerifyReport report, Path dir)
-            throws IOException {
-        boolean wal = key.startsWith("wal/");
+    private void assertDetected(Template template, Kind kind, String key, Mutation mutation, Damage damage,
+            Repository repo, VerifyReport report, Path dir) throws IOException {
+        boolean wal = kind.walSide();
         String failures = String.join("\n", report.failures());
         assertFalse(report.ok(), "verify misses it");
         assertTrue(damage.namedAs().stream().anyMatch(failures::contains), "verify does not name any of "
                 + damage.namedAs() + ": " + failures);
+        if (mutation == Mutation.SWAP_WRAPPINGS_KEEPING_NAMES) {
+            assertTrue(failures.contains("fails authentication"), "the wrapping's AAD does not bind its name: " + failures);
+        }
 
         Set<BackupId> users = template.users(key, damage);
         RestorePoint affected = wal ? template.point
@@ -201,7 +262,7 @@ class CorruptionCatalogTest {
         Path target = dir.resolve("restored-affected");
         IOException e = assertThrows(IOException.class, () -> new RestoreService(repo).restore(affected, target,
                 new RestoreOptions(dir.resolve("rtmp"), (p, d, t) -> { })));
-        boolean walHole = wal && damage.contents().values().stream().anyMatch(v -> v == null);
+        boolean walHole = key.startsWith("wal/") && damage.contents().values().stream().anyMatch(v -> v == null);
         if (!walHole) {
             assertInstanceOf(IntegrityException.class, e, "not reported as damage: " + e);
         } else {
@@ -211,6 +272,10 @@ class CorruptionCatalogTest {
         System.out.println(kind.name() + ", " + damage.contents().keySet() + ": restore says: " + message);
         assertTrue(damage.namedAs().stream().anyMatch(message::contains), "restore does not name any of "
                 + damage.namedAs() + ": " + message);
+        assertFalse(e instanceof EncryptionKeyException, "damage reported as a key problem: " + message);
+        if (mutation == Mutation.SWAP_WRAPPINGS_KEEPING_NAMES) {
+            assertTrue(message.contains("fails authentication"), "the wrapping's AAD does not bind its name: " + message);
+        }
         if (!walHole) {
             assertTrue(template.ids.stream().map(BackupId::toString).anyMatch(message::contains),
                     "restore does not name the backup: " + message);
@@ -221,15 +286,72 @@ class CorruptionCatalogTest {
         }
 
         // What does not need the damaged object is untouched by it.
-        if (wal) {
+        if (wal && users.isEmpty()) {
             PowDbFixture.assertSameDatabase(template.latestRestored, restore(repo, new RestorePoint.Latest(), dir), true);
-        } else {
+        } else { // (for WAL: a key swapped with a backup's breaks that backup as well)
             Optional<BackupId> unaffected = template.ids.stream().filter(id -> !users.contains(id)).findFirst();
             if (unaffected.isPresent()) {
                 VerifyReport one = new VerifyService(repo).verify(unaffected, dir.resolve("vtmp"), (p, d, t) -> { });
                 assertTrue(one.ok(), "backup " + unaffected.get() + " does not need " + key + ": " + one.failures());
                 PowDbFixture.assertSameDatabase(template.states.get(unaffected.get()),
                         restore(repo, new RestorePoint.ById(unaffected.get()), dir), true);
+            }
+        }
+    }
+
+    /**
+     * A damaged key object is damage only to whoever holds the key: verify with the right key reports it (and
+     * the backup), while with no key, or another key, it reports the key id needed and never "damage" (nobody
+     * without the key can tell whether a wrapping is intact, and the operator's first step is the right key).
+     */
+    @org.junit.jupiter.api.Test
+    void aDamagedKeyObjectIsReportedAsDamageWithTheKeyAndAsTheKeyNeededWithout() throws IOException {
+        Template template = TEMPLATES.get(RepoKind.ENCRYPTED);
+        BackupId newest = template.latest();
+        String keyObject = KeyObject.key(Repository.dataKeyName(newest));
+        byte[] original = Files.readAllBytes(template.repoDir.resolve(keyObject));
+        String json = new String(original, StandardCharsets.UTF_8);
+        int at = json.indexOf("\"wrapped_key\"");
+        at = json.indexOf('"', json.indexOf(':', at)) + 5;
+        byte[] wrappingFlipped = original.clone();
+        wrappingFlipped[at] = (byte) (wrappingFlipped[at] == 'A' ? 'B' : 'A');
+        byte[] notJson = Arrays.copyOf(original, original.length / 2);
+        MasterKey other = MasterKey.generate();
+        int n = 0;
+        for (byte[] damaged : List.of(wrappingFlipped, notJson)) {
+            Path dir = shared.resolve("keyobject-case-" + (++n));
+            Path repoDir = copyTree(template.repoDir, dir.resolve("repo"));
+            Files.write(repoDir.resolve(keyObject), damaged);
+
+            try (Repository repo = new Repository(new LocalBlobStore(repoDir), "", KEY)) {
+                VerifyReport report = new VerifyService(repo).verify(Optional.empty(), dir.resolve("vtmp"), (p, d, t) -> { });
+                String failures = String.join("\n", report.failures());
+                System.out.println("verify with the key says: " + failures);
+                assertEquals(1, report.failures().size(), failures); // the newest backup only: it has no descendants
+                assertTrue(failures.contains(keyObject) && failures.contains(newest.toString()), failures);
+                assertTrue(failures.contains(damaged == notJson ? "is damaged" : "fails authentication with master key "
+                        + KEY.id()), failures);
+            }
+            try (Repository repo = new Repository(new LocalBlobStore(repoDir), "", null)) {
+                EncryptionKeyException e = assertThrows(EncryptionKeyException.class, () -> new VerifyService(repo)
+                        .verify(Optional.empty(), dir.resolve("vtmp"), (p, d, t) -> { }));
+                System.out.println("verify without a key says: " + e.getMessage());
+                assertTrue(e.getMessage().contains("master key " + KEY.id()) && e.getMessage().contains("no key was given"),
+                        e.getMessage());
+                assertFalse(e.getMessage().contains("damage"), e.getMessage());
+                Path target = dir.resolve("restored");
+                assertThrows(EncryptionKeyException.class, () -> new RestoreService(repo).restore(new RestorePoint.Latest(),
+                        target, new RestoreOptions(dir.resolve("rtmp"), (p, d, t) -> { })));
+                assertFalse(Files.exists(target));
+            }
+            if (damaged == wrappingFlipped) { // still names its master key: another key is told which one it needs
+                try (Repository repo = new Repository(new LocalBlobStore(repoDir), "", other)) {
+                    EncryptionKeyException e = assertThrows(EncryptionKeyException.class, () -> new VerifyService(repo)
+                            .verify(Optional.of(newest), dir.resolve("vtmp"), (p, d, t) -> { }));
+                    System.out.println("verify with another key says: " + e.getMessage());
+                    assertTrue(e.getMessage().contains(KEY.id()) && e.getMessage().contains(other.id()), e.getMessage());
+                    assertFalse(e.getMessage().contains("damage"), e.getMessage());
+                }
             }
         }
     }
@@ -266,6 +388,7 @@ class CorruptionCatalogTest {
 
     /** The undamaged repository every case starts from, and what its restores give. */
     static final class Template {
+        MasterKey key; // null: plaintext
         Path repoDir;
         final List<String> keys = new ArrayList<>();
         final List<BackupId> ids = new ArrayList<>(); // oldest first
@@ -277,12 +400,13 @@ class CorruptionCatalogTest {
         Path latestRestored;
         Path pointRestored;
 
-        static Template build(Path root) throws IOException {
+        static Template build(Path root, MasterKey key) throws IOException {
             Template t = new Template();
+            t.key = key;
             t.repoDir = root.resolve("template-repo");
             PowDbFixture db = PowDbFixture.create(root.resolve("data"), PowDbFixture.Version.V0_5, 4242);
             BackupOptions options = BackupOptions.defaults().withTempDir(root.resolve("tmp"));
-            try (Repository repo = new Repository(new LocalBlobStore(t.repoDir), "")) {
+            try (Repository repo = new Repository(new LocalBlobStore(t.repoDir), "", key)) {
                 BackupService backups = new BackupService(repo);
                 db.createTable("a", 24);
                 db.createTable("b", 12);
@@ -317,6 +441,12 @@ class CorruptionCatalogTest {
                             .filter(k -> !k.equals(Repository.MARKER)) // holds no data; every command reads it first
                             .sorted().forEach(t.keys::add);
                 }
+                for (String k : t.keys) { // the encrypted catalogue runs on ciphertext, or it proves nothing new
+                    boolean sealed = k.startsWith("data/") || k.startsWith("manifests/") || k.endsWith(".seg");
+                    if (sealed) {
+                        assertEquals(key != null, RepositoryKeys.looksEncrypted(Files.readAllBytes(t.repoDir.resolve(k))), k);
+                    }
+                }
                 Path baseline = Files.createDirectories(root.resolve("baseline"));
                 t.latestRestored = restore(repo, new RestorePoint.Latest(), baseline);
                 t.pointRestored = restore(repo, t.point, baseline);
@@ -341,14 +471,19 @@ class CorruptionCatalogTest {
             return ids.get(ids.size() - 1);
         }
 
-        /** The backups whose restore reads {@code key}: the one it is the manifest of and its descendants, or those naming it. */
+        /**
+         * The backups whose restore reads {@code key}: the one it is the manifest (or the data key) of and its
+         * descendants, or those naming it (or, for a data key, an object it encrypts).
+         */
         Set<BackupId> users(String key, Damage damage) {
             Set<BackupId> users = new LinkedHashSet<>();
             for (String damaged : damage.contents().keySet()) {
                 for (BackupId id : ids) {
                     Manifest m = manifests.get(id);
-                    boolean names = m.files().stream().flatMap(f -> f.objects().stream()).anyMatch(r -> r.key().equals(damaged));
-                    boolean inChain = ids.stream().anyMatch(a -> Repository.manifestKey(a).equals(damaged)
+                    boolean names = m.files().stream().flatMap(f -> f.objects().stream())
+                            .anyMatch(r -> r.key().equals(damaged) || KeyObject.key(dataKeyOf(r.key())).equals(damaged));
+                    boolean inChain = ids.stream().anyMatch(a -> (Repository.manifestKey(a).equals(damaged)
+                            || KeyObject.key(Repository.dataKeyName(a)).equals(damaged))
                             && (a.equals(id) || descends(id, a)));
                     if (names || inChain) {
                         users.add(id);
@@ -356,6 +491,11 @@ class CorruptionCatalogTest {
                 }
             }
             return users;
+        }
+
+        /** The data key of a data object: its backup's ({@code data/SESSION/...}). */
+        private static String dataKeyOf(String objectKey) {
+            return "backup-" + objectKey.split("/")[1];
         }
 
         private boolean descends(BackupId id, BackupId ancestor) {
@@ -429,6 +569,19 @@ class CorruptionCatalogTest {
                     contents.put(other, original);
                     named.add(nameOf(other));
                 }
+                case SWAP_WRAPPINGS_KEEPING_NAMES -> {
+                    if (!key.startsWith(KeyObject.PREFIX)) {
+                        return Optional.empty();
+                    }
+                    // another of its kind if there is one, else the newest backup's (the least needed)
+                    String other = keys.stream().filter(k -> k.startsWith(KeyObject.PREFIX) && !k.equals(key))
+                            .sorted(java.util.Comparator.comparing((String k) -> kind.matches().test(k)).thenComparing(k -> k))
+                            .reduce((a, b) -> b).orElseThrow();
+                    byte[] theirs = Files.readAllBytes(repoDir.resolve(other));
+                    contents.put(key, withWrappingsOf(original, theirs));
+                    contents.put(other, withWrappingsOf(theirs, original));
+                    named.add(nameOf(other));
+                }
                 case OLDER_MANIFEST_UNDER_NEWER_NAME -> {
                     if (!key.startsWith("manifests/")) {
                         return Optional.empty();
@@ -441,6 +594,15 @@ class CorruptionCatalogTest {
                 }
             }
             return Optional.of(new Damage(contents, named));
+        }
+
+        /** Key object {@code target} with the wrappings (master key id, nonce, wrapped key) of {@code donor}. */
+        private static byte[] withWrappingsOf(byte[] target, byte[] donor) {
+            String t = new String(target, StandardCharsets.UTF_8);
+            String d = new String(donor, StandardCharsets.UTF_8);
+            String swapped = t.substring(0, t.indexOf("\"wrappings\"")) + d.substring(d.indexOf("\"wrappings\""));
+            assertFalse(swapped.equals(t), "the wrappings did not change");
+            return swapped.getBytes(StandardCharsets.UTF_8);
         }
 
         /** Objects of one kind: same directory role and extension (a page pack with page packs, ...). */
