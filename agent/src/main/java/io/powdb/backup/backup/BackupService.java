@@ -19,7 +19,6 @@ import io.powdb.backup.repo.PageMaps;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.repo.WalAnchor;
-import io.powdb.backup.store.BlobInfo;
 import io.powdb.backup.Version;
 import io.powdb.backup.concurrent.Workers;
 
@@ -33,11 +32,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -378,21 +375,9 @@ public final class BackupService {
      * restored. One stat per object, which costs little next to the pages read.
      */
     private void requireReusedObjectsPresent(Manifest manifest, BackupSession session) throws IOException {
-        Set<String> checked = new HashSet<>(session.committedKeys());
-        List<String> problems = new ArrayList<>();
-        for (FileEntry file : manifest.files()) {
-            for (ObjectRef ref : file.objects()) {
-                if (!checked.add(ref.key())) {
-                    continue;
-                }
-                Optional<BlobInfo> info = repository.stat(ref);
-                if (info.isEmpty()) {
-                    problems.add(ref.key() + " is missing");
-                } else if (info.get().size() != ref.size()) {
-                    problems.add(ref.key() + " has " + info.get().size() + " bytes instead of " + ref.size());
-                }
-            }
-        }
+        Set<String> uploaded = session.committedKeys();
+        List<String> problems = repository.absentOrResized(manifest.files().stream()
+                .flatMap(file -> file.objects().stream()).filter(ref -> !uploaded.contains(ref.key())).toList());
         if (!problems.isEmpty()) {
             throw new IntegrityException("backup " + manifest.id() + " would build on " + problems.size() + " objects of "
                     + "earlier backups (parent " + manifest.parent() + ") that are gone or damaged ("

@@ -21,6 +21,9 @@ import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.Set;
+import java.util.HashSet;
+import java.util.Collection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -384,6 +387,27 @@ public final class Repository implements Closeable {
 
     public Optional<BlobInfo> stat(ObjectRef ref) throws IOException {
         return store.stat(key(ref.key()));
+    }
+
+    /**
+     * What is wrong with the objects a backup names before any is read: one line for each that is missing or
+     * not of its recorded size (each key checked once); empty when all are there.
+     */
+    public List<String> absentOrResized(Collection<ObjectRef> refs) throws IOException {
+        List<String> problems = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (ObjectRef ref : refs) {
+            if (!seen.add(ref.key())) {
+                continue;
+            }
+            Optional<BlobInfo> info = stat(ref);
+            if (info.isEmpty()) {
+                problems.add(ref.key() + " is missing");
+            } else if (info.get().size() != ref.size()) {
+                problems.add(ref.key() + " has " + info.get().size() + " bytes instead of " + ref.size());
+            }
+        }
+        return problems;
     }
 
     public void delete(String relativeKey) throws IOException {

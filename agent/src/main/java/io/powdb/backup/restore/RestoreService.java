@@ -11,10 +11,8 @@ import io.powdb.backup.repo.RepositoryException;
 import io.powdb.backup.repo.FileEntry;
 import io.powdb.backup.repo.IntegrityException;
 import io.powdb.backup.repo.Manifest;
-import io.powdb.backup.repo.ObjectRef;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.repo.RestorePoint;
-import io.powdb.backup.store.BlobInfo;
 
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -28,7 +26,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -143,17 +140,8 @@ public final class RestoreService {
 
     /** Fails before writing anything when an object is missing or has the wrong size, naming them. */
     private void requireObjectsPresent(Manifest manifest) throws IOException {
-        List<String> problems = new ArrayList<>();
-        for (FileEntry file : manifest.files()) {
-            for (ObjectRef ref : file.objects()) {
-                Optional<BlobInfo> info = repository.stat(ref);
-                if (info.isEmpty()) {
-                    problems.add(ref.key() + " is missing");
-                } else if (info.get().size() != ref.size()) {
-                    problems.add(ref.key() + " has " + info.get().size() + " bytes instead of " + ref.size());
-                }
-            }
-        }
+        List<String> problems = repository.absentOrResized(manifest.files().stream()
+                .flatMap(file -> file.objects().stream()).toList());
         if (!problems.isEmpty()) {
             throw new IntegrityException("backup " + manifest.id() + " cannot be restored: " + problems.size()
                     + " of its objects are missing or damaged (" + String.join("; ", problems.subList(0,

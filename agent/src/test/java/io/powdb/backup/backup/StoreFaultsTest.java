@@ -20,6 +20,7 @@ import io.powdb.backup.store.BlobWriter;
 import io.powdb.backup.store.ForwardingBlobStore;
 import io.powdb.backup.store.WriteMode;
 import io.powdb.backup.store.local.LocalBlobStore;
+import io.powdb.backup.testing.TestTrees;
 import io.powdb.backup.testing.BackupTestSupport;
 import io.powdb.backup.testing.PowDbFixture;
 import io.powdb.backup.verify.VerifyService;
@@ -312,7 +313,7 @@ class StoreFaultsTest extends BackupTestSupport {
         RetentionPolicy policy = new RetentionPolicy(1, null, Duration.ZERO);
         Clock later = Clock.offset(Clock.systemUTC(), Duration.ofMinutes(1));
 
-        Path clean = copy(template, tmp.resolve("prune-clean"));
+        Path clean = TestTrees.copy(template, tmp.resolve("prune-clean"));
         FlakyStore counting = new FlakyStore(new LocalBlobStore(clean));
         try (Repository repo = new Repository(counting, "")) {
             assertTrue(new PruneService(repo).execute(PruneService.plan(repo, policy, later)).complete());
@@ -320,7 +321,7 @@ class StoreFaultsTest extends BackupTestSupport {
         int calls = counting.calls.get();
         List<String> expected = keys(clean, "");
         for (int n = 1; n <= calls; n++) {
-            Path dir = copy(template, tmp.resolve("prune-" + n));
+            Path dir = TestTrees.copy(template, tmp.resolve("prune-" + n));
             FlakyStore flaky = new FlakyStore(new LocalBlobStore(dir));
             flaky.failAt = n;
             try (Repository repo = new Repository(flaky, ""); Repository direct = direct(dir)) {
@@ -342,20 +343,6 @@ class StoreFaultsTest extends BackupTestSupport {
             }
         }
         System.out.println("prune: " + calls + " store calls, each failed in turn");
-    }
-
-    private static Path copy(Path from, Path to) throws IOException {
-        try (Stream<Path> walk = Files.walk(from)) {
-            for (Path p : walk.toList()) {
-                Path dest = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(dest);
-                } else {
-                    Files.copy(p, dest);
-                }
-            }
-        }
-        return to;
     }
 
     // ------------------------------------------------------------------------------------------------

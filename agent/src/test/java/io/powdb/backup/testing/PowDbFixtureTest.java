@@ -544,7 +544,7 @@ class PowDbFixtureTest {
         f.createTable("t", 6);
         f.writeOptionalWholeFiles();
         f.checkpoint();
-        Path copy = copyDir(f.dir(), tmp.resolve("copy"));
+        Path copy = TestTrees.copy(f.dir(), tmp.resolve("copy"));
         f.writeTransientFiles(); // transient files on one side only do not matter
         PowDbFixture.assertSameDatabase(f.dir(), copy);
 
@@ -652,7 +652,7 @@ class PowDbFixtureTest {
         f.createTable("t", 10);
         f.createTable("u", 4);
         f.checkpoint();
-        Path base = copyDir(f.dir(), tmp.resolve("base"));
+        Path base = TestTrees.copy(f.dir(), tmp.resolve("base"));
 
         // Changes after the checkpoint: all of them are still in the WAL.
         f.updateRandomPages("t", 3);
@@ -700,7 +700,7 @@ class PowDbFixtureTest {
         PowDbFixture f = PowDbFixture.create(tmp.resolve("db"), Version.V0_5, 15);
         f.createTable("t", 5);
         f.checkpoint();
-        Path copy = copyDir(f.dir(), tmp.resolve("copy"));
+        Path copy = TestTrees.copy(f.dir(), tmp.resolve("copy"));
         PowDbFixture.open(copy, Version.V0_5, 1); // a clean copy opens
         PowDbFixture.assertSameDatabase(f.dir(), copy);
 
@@ -943,17 +943,4 @@ class PowDbFixtureTest {
         Files.write(file, b);
     }
 
-    private static Path copyDir(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.collect(Collectors.toList())) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target);
-                }
-            }
-        }
-        return to;
-    }
 }

@@ -17,6 +17,7 @@ import io.powdb.backup.repo.RestorePoint;
 import io.powdb.backup.restore.RestoreOptions;
 import io.powdb.backup.restore.RestoreService;
 import io.powdb.backup.store.local.LocalBlobStore;
+import io.powdb.backup.testing.TestTrees;
 import io.powdb.backup.testing.PowDbFixture;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -213,7 +214,7 @@ class CorruptionCatalogTest {
     private void runCase(Template template, Kind kind, String key, Mutation mutation, Damage damage, Expect expect)
             throws IOException {
         Path dir = shared.resolve("case-" + CASES.incrementAndGet());
-        Path repoDir = copyTree(template.repoDir, dir.resolve("repo"));
+        Path repoDir = TestTrees.copy(template.repoDir, dir.resolve("repo"));
         try (Repository repo = new Repository(new LocalBlobStore(repoDir), "", template.key)) {
             for (Map.Entry<String, byte[]> e : damage.contents().entrySet()) {
                 Path file = repoDir.resolve(e.getKey());
@@ -320,7 +321,7 @@ class CorruptionCatalogTest {
         int n = 0;
         for (byte[] damaged : List.of(wrappingFlipped, notJson)) {
             Path dir = shared.resolve("keyobject-case-" + (++n));
-            Path repoDir = copyTree(template.repoDir, dir.resolve("repo"));
+            Path repoDir = TestTrees.copy(template.repoDir, dir.resolve("repo"));
             Files.write(repoDir.resolve(keyObject), damaged);
 
             try (Repository repo = new Repository(new LocalBlobStore(repoDir), "", KEY)) {
@@ -364,20 +365,6 @@ class CorruptionCatalogTest {
         } catch (IOException e) {
             return e.toString();
         }
-    }
-
-    private static Path copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> walk = Files.walk(from)) {
-            for (Path p : walk.toList()) {
-                Path dest = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(dest);
-                } else {
-                    Files.copy(p, dest);
-                }
-            }
-        }
-        return to;
     }
 
     private static Path restore(Repository repo, RestorePoint point, Path dir) throws IOException {
