@@ -1,5 +1,6 @@
 package io.powdb.backup.archive;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.wal.WalFormat;
 import io.powdb.backup.wal.WalRange;
 import io.powdb.backup.wal.WalRecord;
@@ -62,8 +63,7 @@ final class Spool implements Closeable {
     }
 
     private static Path newFile(Path tempDir) throws IOException {
-        Files.createDirectories(tempDir);
-        return Files.createTempFile(tempDir, "powdb-backup-wal-", ".spool");
+        return ScratchFiles.create(tempDir, "powdb-backup-wal-", ".spool");
     }
 
     /** Writes the bytes of {@code range} (which starts where the spool's records end, or earlier after a rollback). */

@@ -1,5 +1,6 @@
 package io.powdb.backup.archive;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.integrity.Blake3;
 import io.powdb.backup.repo.IntegrityException;
 import io.powdb.backup.repo.Repository;
@@ -72,7 +73,7 @@ public final class WalAppender {
                 if (previous == null || previous.generation() != s.generation()) {
                     chain = WalSegment.CHAIN_START; // the segment starts its generation, so its chain
                 }
-                Path copy = Files.createTempFile(tempDir, "powdb-restore-wal-", ".seg");
+                Path copy = ScratchFiles.create(tempDir, "powdb-restore-wal-", ".seg");
                 try {
                     chain = download(s, copy, chain);
                     previous = s;

@@ -1,5 +1,6 @@
 package io.powdb.backup.archive;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.format.PowDbFiles;
 import io.powdb.backup.integrity.HashingInputStream;
 import io.powdb.backup.repo.Repository;
@@ -86,6 +87,8 @@ public final class WalShipper implements AutoCloseable {
         this.clock = clock;
         this.maxSegmentBytes = maxSegmentBytes;
         this.follower = new WalFollower(wal);
+        // The spools of a shipper that was killed (an agent OOM-killed in a loop) would pile up otherwise.
+        ScratchFiles.removeAbandoned(tempDir);
     }
 
     public WalShipper(Repository repository, Path dataDir, Path tempDir) {

@@ -1,5 +1,6 @@
 package io.powdb.backup.archive;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.repo.Repository;
 import io.powdb.backup.store.BlobNotFoundException;
 import io.powdb.backup.wal.WalFileHeader;
@@ -67,7 +68,7 @@ public final class WalVerifier {
     /** Checks one segment; returns the chain after it, or null when it cannot be trusted. */
     private byte[] check(WalSegment s, byte[] chain, List<String> failures) throws IOException {
         String key = repository.key(s.key());
-        Path copy = Files.createTempFile(tempDir, "powdb-verify-wal-", ".seg");
+        Path copy = ScratchFiles.create(tempDir, "powdb-verify-wal-", ".seg");
         try {
             SegmentDownload download;
             try {

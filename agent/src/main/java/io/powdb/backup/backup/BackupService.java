@@ -1,5 +1,6 @@
 package io.powdb.backup.backup;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.format.DataDirectory;
 import io.powdb.backup.format.DataFile;
 import io.powdb.backup.format.FileKind;
@@ -74,11 +75,16 @@ public final class BackupService {
                     + "crash-consistent copy of the running server.");
         }
         repository.initialize();
+        List<String> abandoned = ScratchFiles.removeAbandoned(options.tempDir());
         BackupCatalog catalog = BackupCatalog.load(repository);
         // The latest backup is what this one is compared with: its base for an incremental, and in any case
         // the reference for noticing that the database now lives a new history.
         Manifest reference = null;
         List<String> warnings = new ArrayList<>();
+        if (!abandoned.isEmpty()) {
+            warnings.add("removed " + abandoned.size() + " scratch files from " + options.tempDir()
+                    + " that killed powdb-backup processes left behind");
+        }
         Optional<BackupId> latest = catalog.latest();
         if (latest.isPresent()) {
             try {
@@ -111,7 +117,7 @@ public final class BackupService {
             Path spool = null;
             if (live) {
                 Files.createDirectories(options.tempDir());
-                spool = options.tempDir().resolve("powdb-backup-wal-" + provisional.session() + ".spool");
+                spool = ScratchFiles.name(options.tempDir(), "powdb-backup-wal-", provisional.session() + ".spool");
             }
             try (WalCapture wal = live ? new WalCapture(dir.path().resolve(PowDbFiles.WAL), spool) : null) {
                 byte[] walHeader = live ? walHeader(dir) : null;
@@ -430,7 +436,7 @@ public final class BackupService {
             return heaps.capture(file, null, null, true);
         }
         Files.createDirectories(tempDir);
-        Path mapFile = Files.createTempFile(tempDir, "powdb-backup-", ".map");
+        Path mapFile = ScratchFiles.create(tempDir, "powdb-backup-", ".map");
         try {
             // The base map (and its deltas) are checked against their hashes before they decide what to upload.
             try (PageMap map = PageMaps.open(repository, base, mapFile)) {

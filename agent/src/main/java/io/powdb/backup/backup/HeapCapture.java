@@ -1,5 +1,6 @@
 package io.powdb.backup.backup;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.format.DataFile;
 import io.powdb.backup.format.HeapPage;
 import io.powdb.backup.format.SourceException;
@@ -74,7 +75,7 @@ final class HeapCapture {
         String prefix = session.dataPrefix();
 
         Files.createDirectories(tempDir);
-        Path fullMap = Files.createTempFile(tempDir, "powdb-backup-", ".map");
+        Path fullMap = ScratchFiles.create(tempDir, "powdb-backup-", ".map");
         try (FileChannel channel = FileChannel.open(file.path(), StandardOpenOption.READ);
              OutputStream fullMapOut = Files.newOutputStream(fullMap);
              Uploads uploads = new Uploads()) {

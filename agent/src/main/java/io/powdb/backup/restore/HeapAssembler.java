@@ -1,5 +1,6 @@
 package io.powdb.backup.restore;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.format.HeapPage;
 import io.powdb.backup.progress.ProgressListener;
 import io.powdb.backup.repo.FileEntry;
@@ -51,7 +52,7 @@ final class HeapAssembler {
     void assemble(String backupId, FileEntry entry, PageSink sink, boolean readAllSources) throws IOException {
         long pages = entry.pages();
         Files.createDirectories(tempDir);
-        Path mapFile = Files.createTempFile(tempDir, "powdb-restore-", ".map");
+        Path mapFile = ScratchFiles.create(tempDir, "powdb-restore-", ".map");
         try {
             try (PageMap map = PageMaps.open(repository, entry, mapFile)) {
                 long[] written = new long[(int) ((pages + 63) / 64)];

@@ -1,5 +1,6 @@
 package io.powdb.backup.restore;
 
+import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.archive.PointInTimePlanner;
 import io.powdb.backup.archive.WalAppender;
 import io.powdb.backup.archive.WalArchive;
@@ -42,6 +43,7 @@ public final class RestoreService {
 
     public RestoreResult restore(RestorePoint point, Path target, RestoreOptions options) throws IOException {
         repository.requireExists();
+        ScratchFiles.removeAbandoned(options.tempDir());
         BackupCatalog catalog = BackupCatalog.load(repository);
         WalPlan plan = new PointInTimePlanner(catalog, WalArchive.load(repository)).plan(point, options.timeline());
         try {
