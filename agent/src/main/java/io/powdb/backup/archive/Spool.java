@@ -1,12 +1,12 @@
 package io.powdb.backup.archive;
 
+import io.powdb.backup.integrity.EveryByteInputStream;
 import io.powdb.backup.scratch.ScratchFiles;
 import io.powdb.backup.wal.WalFormat;
 import io.powdb.backup.wal.WalRange;
 import io.powdb.backup.wal.WalRecord;
 
 import java.io.Closeable;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
@@ -142,14 +142,8 @@ final class Spool implements Closeable {
 
     /** The first {@code length} bytes of the spool. */
     InputStream read(long length) throws IOException {
-        return new FilterInputStream(Files.newInputStream(file)) {
+        return new EveryByteInputStream(Files.newInputStream(file)) {
             private long left = length;
-
-            @Override
-            public int read() throws IOException {
-                byte[] one = new byte[1];
-                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-            }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {

@@ -6,6 +6,7 @@ import io.powdb.backup.crypto.EncryptionKeyException;
 import io.powdb.backup.crypto.MasterKey;
 import io.powdb.backup.crypto.RepositoryKeys;
 import io.powdb.backup.crypto.SealingOutputStream;
+import io.powdb.backup.integrity.EveryByteInputStream;
 import io.powdb.backup.integrity.HashingInputStream;
 import io.powdb.backup.store.BlobAlreadyExistsException;
 import io.powdb.backup.store.BlobInfo;
@@ -560,7 +561,7 @@ public final class Repository implements Closeable {
      * A compressed object's content as the consumer reads it: counted, refused beyond {@code content_size}
      * (so a damaged or hostile object cannot fill a disk), with the decompressor's errors tagged.
      */
-    private static final class Content extends java.io.FilterInputStream {
+    private static final class Content extends EveryByteInputStream {
         private final String key;
         private final long limit;
         private long count;
@@ -569,13 +570,6 @@ public final class Repository implements Closeable {
             super(zstd);
             this.key = key;
             this.limit = limit;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
@@ -595,29 +589,6 @@ public final class Repository implements Closeable {
                 }
             }
             return n;
-        }
-
-        @Override
-        public long skip(long n) throws IOException {
-            byte[] buffer = new byte[1 << 16];
-            long skipped = 0;
-            while (skipped < n) {
-                int r = read(buffer, 0, (int) Math.min(buffer.length, n - skipped));
-                if (r < 0) {
-                    break;
-                }
-                skipped += r;
-            }
-            return skipped;
-        }
-
-        @Override
-        public boolean markSupported() {
-            return false;
-        }
-
-        void drain() throws IOException {
-            skip(Long.MAX_VALUE);
         }
 
         long count() {
