@@ -211,19 +211,6 @@ public final class BackupService {
     private record Captured(FileEntry whole, HeapCapture.Result heap) {
     }
 
-    /**
-     * The tasks reordered so that the largest files start first (a large heap started last would run alone
-     * at the end); {@link Workers#run} still returns results in this new order, which the caller sorts by name.
-     */
-    private static List<Workers.Task<Captured>> largestFirst(List<Workers.Task<Captured>> tasks, List<DataFile> files) {
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < tasks.size(); i++) {
-            order.add(i);
-        }
-        order.sort(Comparator.comparingLong((Integer i) -> files.get(i).size()).reversed());
-        return order.stream().map(tasks::get).toList();
-    }
-
     /** The 8-byte header of a PowDB 0.5+ wal.log, which a restored WAL must start with too; empty for 0.4. */
     private static byte[] walHeader(DataDirectory dir) throws IOException {
         Path wal = dir.path().resolve(PowDbFiles.WAL);
@@ -252,8 +239,11 @@ public final class BackupService {
         long badCrc = 0;
         boolean lsnWentBack = false;
         Map<String, Long> digests = new HashMap<>();
+        // The largest files first, so that a large heap does not start last and run alone at the end; the
+        // entries are put back in name order below.
         List<DataFile> toCapture = dir.files().stream()
-                .filter(file -> file.kind() == FileKind.HEAP || wal == null || file.kind() != FileKind.WAL).toList();
+                .filter(file -> file.kind() == FileKind.HEAP || wal == null || file.kind() != FileKind.WAL)
+                .sorted(Comparator.comparingLong(DataFile::size).reversed()).toList();
         List<Workers.Task<Captured>> tasks = new ArrayList<>();
         for (DataFile file : toCapture) {
             FileEntry previous = referenceFiles.get(file.name());
@@ -266,7 +256,7 @@ public final class BackupService {
                 tasks.add(() -> new Captured(captureWhole(file, baseFile, session, wal != null), null));
             }
         }
-        for (Captured captured : Workers.run(largestFirst(tasks, toCapture), options.parallelism(), "powdb-backup-capture")) {
+        for (Captured captured : Workers.run(tasks, options.parallelism(), "powdb-backup-capture")) {
             if (captured.heap() == null) {
                 files.add(captured.whole());
                 continue;
